@@ -1,0 +1,1 @@
+"""PyTorch parity tests and the small PyTorch reference implementations they compare against."""
