@@ -32,11 +32,24 @@ def _hat_integral_weights(start, end, size: int):
     grid = torch.arange(size, dtype=start.dtype, device=start.device)
     a = start[..., None] - grid
     b = end[..., None] - grid
-    a_rise, b_rise = a.clamp(-1.0, 0.0), b.clamp(-1.0, 0.0)
-    a_fall, b_fall = a.clamp(0.0, 1.0), b.clamp(0.0, 1.0)
+    a_rise, a_fall = _split_at_peak(a)
+    b_rise, b_fall = _split_at_peak(b)
     rise = (b_rise - a_rise) * (1.0 + 0.5 * (a_rise + b_rise))
     fall = (b_fall - a_fall) * (1.0 - 0.5 * (a_fall + b_fall))
     return rise + fall
+
+
+def _split_at_peak(u):
+    """``u`` clipped to the rising side ``[-1, 0]`` and to the falling side ``[0, 1]`` of the hat.
+
+    At ``u == 0`` exactly (a bin edge on a sample position, common for integer boxes) only the falling side
+    varies with ``u``; clamping both sides would let the gradient through twice there and double it.
+    The derivative at the clip ends ``u = +-1`` is multiplied by ``h(+-1) = 0``, so those ties are harmless.
+    """
+    zero = torch.zeros_like(u)
+    rise = torch.where(u < 0, u, zero).clamp(min=-1.0)
+    fall = torch.where(u < 0, zero, u).clamp(max=1.0)
+    return rise, fall
 
 
 def _bin_edges(lo, hi, bins: int):
