@@ -1,0 +1,209 @@
+"""ATOM's training pairs: sampling frames from datasets, cropping, augmenting and proposing boxes.
+
+Semantics of ltr's ATOM settings (``ltr/train_settings/bbreg/atom.py`` with ``ATOMSampler`` and
+``ATOMProcessing``), on the host in NumPy/OpenCV:
+
+* **Sampling**: a dataset by weight, a sequence uniformly (video sequences need > 4 visible frames and >= 20
+  frames), a visible base (train) frame uniformly, and a visible test frame in ``[base - gap, base + gap)``
+  with ``gap = max_gap`` (50) widened by 5 until one exists; the test frame may equal the train frame. Image
+  datasets use one frame (object) twice.
+* **Grayscale** with probability 0.05, jointly for both frames.
+* **Jitter** (test frame only in ATOM): size ``wh * exp(N(0,1) * scale_jitter)``, center moved uniformly by
+  up to ``+-0.5 * center_jitter * sqrt(jittered area)``; centers here are ``x + w/2`` as in ltr.
+* **Crop**: a square of side ``ceil(search_area_factor * sqrt(w h))`` around the jittered box, replicate
+  padding (ltr pads one extra pixel on the right/bottom edge; reproduced), resized to ``output_size`` with
+  OpenCV's bilinear resize; the ground-truth box mapped into the crop.
+* **Brightness**: each crop scaled by ``U(1 - b, 1 + b)``, clipped to [0, 1], then ImageNet-normalised.
+* **Proposals**: 16 per test box, each with a sigma factor drawn from the list; Gaussian noise on center and
+  size (std = sigma * sqrt(w h)), rounded to integers, degenerate sizes replaced by ``U(0.15, 0.5) * size``,
+  shrinking the noise by 0.9 until IoU > ``min_iou`` (100 tries). Targets ``2 * IoU - 1``.
+
+Randomness: sample ``i`` of step ``s`` draws from ``np.random.default_rng([seed, s, i, stream])``, so a batch
+depends only on ``(seed, step)`` and not on which worker made it (a resumed run sees the same batches).
+Images come out NHWC float32 normalised; boxes ``xywh`` in crop pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from atom_jax.errors import InputError
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessingConfig:
+    """ltr's ATOM processing settings (defaults equal its ``atom.py``)."""
+
+    search_area_factor: float = 5.0
+    output_size: int = 288
+    center_jitter: tuple[float, float] = (0.0, 4.5)  # (train, test) frame
+    scale_jitter: tuple[float, float] = (0.0, 0.5)
+    num_proposals: int = 16
+    sigma_factors: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.3)
+    min_iou: float = 0.1
+    grayscale_prob: float = 0.05
+    brightness_jitter: float = 0.2  # 0 for validation, as ltr's ToTensor transform
+    max_gap: int = 50
+
+
+def iou_xywh(a, b):
+    """IoU of ``xywh`` boxes (broadcasting), float64, as ltr's (no guard: boxes here have positive area)."""
+    tl = np.maximum(a[..., :2], b[..., :2])
+    br = np.minimum(a[..., :2] + a[..., 2:], b[..., :2] + b[..., 2:])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=-1)
+    return inter / (np.prod(a[..., 2:], -1) + np.prod(b[..., 2:], -1) - inter)
+
+
+# ------------------------------------------------------------------------------------------------- sampling
+
+
+def _visible_ids(visible, lo, hi):
+    lo, hi = max(lo, 0), min(hi, len(visible))
+    return np.flatnonzero(visible[lo:hi]) + lo if hi > lo else np.zeros(0, np.int64)
+
+
+def sample_pair(rng: np.random.Generator, datasets: Sequence, weights: Sequence[float], max_gap: int):
+    """Choose ``(dataset index, sequence, train frame, test frame)`` as ltr's ATOMSampler ('interval' mode)."""
+    p = np.asarray(weights, np.float64)
+    d = int(rng.choice(len(datasets), p=p / p.sum()))
+    ds = datasets[d]
+    for _ in range(1000):
+        s = int(rng.integers(ds.num_sequences()))
+        info = ds.sequence(s)
+        n_vis = int(info.visible.sum())
+        if (not ds.is_video and n_vis > 0) or (ds.is_video and n_vis > 4 and len(info.visible) >= 20):
+            break
+    else:
+        raise InputError(f"dataset {ds.name}: no sequence with enough visible frames in 1000 draws")
+    vis_all = np.flatnonzero(info.visible)
+    base = int(rng.choice(vis_all))
+    if not ds.is_video:
+        return d, s, info, base, base
+    gap = max_gap
+    while True:
+        cand = _visible_ids(info.visible, base - gap, base + gap)
+        if len(cand):
+            return d, s, info, base, int(rng.choice(cand))
+        gap += 5
+
+
+# ----------------------------------------------------------------------------------------------- processing
+
+
+def jitter_box(rng, box_xywh, center_jitter, scale_jitter):
+    """ltr's ``_get_jittered_box``: log-normal size jitter, uniform center shift scaled by the new size."""
+    size = box_xywh[2:] * np.exp(rng.standard_normal(2) * scale_jitter)
+    max_offset = math.sqrt(size[0] * size[1]) * center_jitter
+    center = box_xywh[:2] + 0.5 * box_xywh[2:] + max_offset * (rng.random(2) - 0.5)
+    return np.concatenate([center - 0.5 * size, size])
+
+
+def crop_around(image, box_xywh, search_area_factor, output_size):
+    """ltr's ``sample_target``: a square of side ``ceil(f * sqrt(w h))`` centred on the box (replicate padding),
+    resized to ``output_size``. Returns the crop and the resize factor (output / crop side)."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    side = math.ceil(math.sqrt(w * h) * search_area_factor)
+    if side < 1:
+        raise InputError(f"box {box_xywh} is too small to crop around")
+    H, W = image.shape[:2]
+    x1 = int(np.round(x + 0.5 * w - side * 0.5))
+    y1 = int(np.round(y + 0.5 * h - side * 0.5))
+    x2, y2 = x1 + side, y1 + side
+    # ltr's padding amounts; the "+ 1" on the far side makes it pad (and drop) one pixel more there.
+    px1, px2 = max(0, -x1), max(x2 - W + 1, 0)
+    py1, py2 = max(0, -y1), max(y2 - H + 1, 0)
+    ya, yb, xa, xb = y1 + py1, y2 - py2, x1 + px1, x2 - px2
+    if yb <= ya or xb <= xa:
+        # The window lies entirely outside the image (ltr would fail here): replicate the nearest edge pixel.
+        yc, xc = int(np.clip((ya + yb) // 2, 0, H - 1)), int(np.clip((xa + xb) // 2, 0, W - 1))
+        patch = np.broadcast_to(image[yc, xc], (side, side, image.shape[2])).copy()
+    else:
+        patch = cv2.copyMakeBorder(image[ya:yb, xa:xb], py1, py2, px1, px2, cv2.BORDER_REPLICATE)
+    return cv2.resize(patch, (output_size, output_size)), output_size / side
+
+
+def box_in_crop(box_xywh, extract_xywh, resize_factor, output_size):
+    """ltr's ``transform_image_to_crop``: map a box into the crop taken around ``extract_xywh``."""
+    c_box = box_xywh[:2] + 0.5 * box_xywh[2:]
+    c_ext = extract_xywh[:2] + 0.5 * extract_xywh[2:]
+    c_out = (output_size - 1) / 2 + (c_box - c_ext) * resize_factor
+    wh = box_xywh[2:] * resize_factor
+    return np.concatenate([c_out - 0.5 * wh, wh])
+
+
+def perturb_box(rng, box_xywh, min_iou, sigma_factors):
+    """ltr's ``perturb_box``: one proposal with IoU > ``min_iou`` to the box (100 shrinking tries)."""
+    sigma = sigma_factors[int(rng.integers(len(sigma_factors)))]
+    noise = math.sqrt(box_xywh[2] * box_xywh[3]) * sigma * np.ones(4)
+    cx, cy = box_xywh[0] + 0.5 * box_xywh[2], box_xywh[1] + 0.5 * box_xywh[3]
+    for _ in range(100):
+        cxp, cyp = rng.normal(cx, noise[0]), rng.normal(cy, noise[1])
+        wp, hp = rng.normal(box_xywh[2], noise[2]), rng.normal(box_xywh[3], noise[3])
+        if wp <= 1:
+            wp = box_xywh[2] * rng.uniform(0.15, 0.5)
+        if hp <= 1:
+            hp = box_xywh[3] * rng.uniform(0.15, 0.5)
+        prop = np.round(np.array([cxp - 0.5 * wp, cyp - 0.5 * hp, wp, hp]))
+        if prop[2] <= 1:
+            prop[2] = box_xywh[2] * rng.uniform(0.15, 0.5)
+        if prop[3] <= 1:
+            prop[3] = box_xywh[3] * rng.uniform(0.15, 0.5)
+        iou = float(iou_xywh(box_xywh, prop))
+        if iou > min_iou:
+            break
+        noise = noise * 0.9
+    return prop, iou
+
+
+def _to_input(rng, crop, brightness_jitter):
+    factor = rng.uniform(max(0.0, 1 - brightness_jitter), 1 + brightness_jitter)
+    x = np.clip(crop.astype(np.float32) * np.float32(factor / 255.0), 0.0, 1.0)
+    return (x - IMAGENET_MEAN) / IMAGENET_STD
+
+
+def process_pair(rng, train_image, train_box, test_image, test_box, cfg: ProcessingConfig) -> dict:
+    """One training pair as arrays (see the module docstring for the steps)."""
+    if rng.random() < cfg.grayscale_prob:
+        train_image, test_image = (np.repeat(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)[:, :, None], 3, 2)
+                                   for im in (train_image, test_image))
+    out = {}
+    for k, (image, box) in enumerate(((train_image, train_box), (test_image, test_box))):
+        extract = jitter_box(rng, box, cfg.center_jitter[k], cfg.scale_jitter[k])
+        crop, factor = crop_around(image, extract, cfg.search_area_factor, cfg.output_size)
+        prefix = ("train", "test")[k]
+        out[f"{prefix}_box_xywh"] = box_in_crop(box, extract, factor, cfg.output_size).astype(np.float32)
+        out[f"{prefix}_crop"] = crop
+    for k, prefix in enumerate(("train", "test")):
+        out[f"{prefix}_images"] = _to_input(rng, out.pop(f"{prefix}_crop"), cfg.brightness_jitter)
+    props, ious = zip(*(perturb_box(rng, out["test_box_xywh"].astype(np.float64), cfg.min_iou,
+                                    cfg.sigma_factors) for _ in range(cfg.num_proposals)))
+    out["proposals_xywh"] = np.stack(props).astype(np.float32)
+    out["proposal_iou"] = (np.array(ious) * 2 - 1).astype(np.float32)
+    return out
+
+
+def make_example(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, index: int, stream: int = 0):
+    """Example ``index`` of batch ``step``: sampled and processed from ``rng([seed, step, index, stream])``."""
+    rng = np.random.default_rng([seed, step, index, stream])
+    d, s, info, t_train, t_test = sample_pair(rng, datasets, weights, cfg.max_gap)
+    ds = datasets[d]
+    train_image = ds.frame(s, t_train)
+    test_image = train_image if (t_test == t_train) else ds.frame(s, t_test)
+    return process_pair(rng, train_image, info.boxes_xywh[t_train], test_image, info.boxes_xywh[t_test], cfg)
+
+
+def make_batch(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, batch_size: int,
+               stream: int = 0, indices: Sequence[int] | None = None) -> dict:
+    """A batch ``{train_images, test_images (B,S,S,3) f32, train_box_xywh, test_box_xywh (B,4),
+    proposals_xywh (B,N,4), proposal_iou (B,N)}``; ``indices`` selects a slice of the batch (data parallel)."""
+    idx = range(batch_size) if indices is None else indices
+    examples = [make_example(datasets, weights, cfg, seed, step, i, stream) for i in idx]
+    return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
