@@ -1,0 +1,152 @@
+"""The evaluation loop: run a tracker over sequences, K seeds, one or B sequences at a time, resumably.
+
+* Resumable: a sequence whose ``<seq>.txt`` exists in the run folder is skipped; each finished sequence is
+  written atomically (:mod:`track.results`), so an interrupted run (Ctrl-C, kill, crash) loses only the
+  sequences in flight and a rerun of the same command continues where it stopped.
+* Seeds: run ``k`` of ``K`` uses ``seed + k`` and writes to ``run_{k:03d}`` (the folder itself when K = 1).
+  A fresh tracker is made per sequence with the run's seed, so a sequence's result does not depend on which
+  sequences were run before it (and resuming reproduces an uninterrupted run).
+* Batched (``batch > 1``): B sequences advance in lockstep through one batch tracker; when a sequence ends its
+  slot takes the next one. The per-frame time of a batched step is the step time divided by the active slots.
+* Frame 0's reported box is the initial box, as in pytracking.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from atom_jax.errors import InputError
+from track import baselines, results
+
+
+class RunReport(NamedTuple):
+    finished: list[str]   # "run/sequence" tracked in this call
+    skipped: list[str]    # already present
+    failed: list[str]     # "run/sequence: error"
+
+
+def parse_overrides(items) -> dict[str, str]:
+    """``--set`` items ``"name=value"`` -> ``{name: "value"}``; the tracker converts the strings to its types."""
+    pairs = [item.partition("=") for item in items or ()]
+    bad = [name + sep + value for name, sep, value in pairs if not sep or not name.strip()]
+    if bad:
+        raise InputError(f"--set expects name=value, got {bad[0]!r}")
+    return {name.strip(): value.strip() for name, _, value in pairs}
+
+
+def _progress(total, desc, enabled, position=0, leave=True):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, position=position, leave=leave, unit="frame"
+                if "frame" in desc else "seq", dynamic_ncols=True)
+
+
+def track_sequence(tracker, seq, frame_bar=None) -> tuple[np.ndarray, np.ndarray]:
+    """Run one initialised-from-scratch tracker over ``seq``; returns boxes ``(N, 4)`` and seconds ``(N,)``."""
+    boxes = np.zeros((len(seq), 4))
+    times = np.zeros(len(seq))
+    for i, image in enumerate(seq.images()):
+        start = time.perf_counter()
+        if i == 0:
+            tracker.initialize(image, seq.init_box_xywh)
+            boxes[0] = seq.init_box_xywh
+        else:
+            boxes[i] = tracker.update(image)
+        times[i] = time.perf_counter() - start
+        if frame_bar is not None:
+            frame_bar.update(1)
+    return boxes, times
+
+
+def evaluate(sequences, tracker: str, results_dir, *, weights=None, overrides=None, runs: int = 1,
+             batch: int = 1, seed: int = 0, progress: bool = True) -> RunReport:
+    """Track every sequence ``runs`` times into ``results_dir`` (see module docstring)."""
+    if runs < 1 or batch < 1:
+        raise InputError("--runs and --batch must be at least 1")
+    report = RunReport([], [], [])
+    for run in range(runs):
+        folder = results.run_folder(results_dir, run, runs)
+        todo = []
+        for seq in sequences:
+            if results.is_finished(folder, seq.name):
+                report.skipped.append(f"{folder.name}/{seq.name}")
+            else:
+                todo.append(seq)
+        if not todo:
+            continue
+        desc = f"run {run + 1}/{runs}" if runs > 1 else "sequences"
+        if batch == 1:
+            _run_single(todo, tracker, folder, weights, overrides, seed + run, progress, desc, report)
+        else:
+            _run_batched(todo, tracker, folder, weights, overrides, seed + run, batch, progress, desc, report)
+    return report
+
+
+def _run_single(todo, tracker, folder, weights, overrides, seed, progress, desc, report):
+    seq_bar = _progress(len(todo), desc, progress)
+    for seq in todo:
+        frame_bar = _progress(len(seq), f"{seq.name} frames", progress, position=1, leave=False)
+        try:
+            trk = baselines.make_tracker(tracker, weights, overrides, seed)
+            boxes, times = track_sequence(trk, seq, frame_bar)
+            results.write_sequence_result(folder, seq.name, boxes, times)
+            report.finished.append(f"{folder.name}/{seq.name}")
+        except InputError:
+            raise
+        except Exception as err:  # one broken sequence must not end a long run; reported at the end
+            report.failed.append(f"{folder.name}/{seq.name}: {type(err).__name__}: {err}")
+        finally:
+            frame_bar.close()
+        seq_bar.update(1)
+    seq_bar.close()
+
+
+def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progress, desc, report):
+    trk = baselines.make_batch_tracker(tracker, weights, overrides, seed, batch)
+    pending = list(todo)
+    seq_bar = _progress(len(todo), desc, progress)
+    frame_bar = _progress(sum(len(s) for s in todo), "frames", progress, position=1)
+    slots = [None] * batch  # per slot: [seq, frame iterator, boxes, times, next frame index]
+
+    def load(slot):
+        if not pending:
+            slots[slot] = None
+            return
+        seq = pending.pop(0)
+        frames = seq.images()
+        start = time.perf_counter()
+        trk.initialize(slot, next(frames), seq.init_box_xywh)
+        boxes, times = np.zeros((len(seq), 4)), np.zeros(len(seq))
+        boxes[0], times[0] = seq.init_box_xywh, time.perf_counter() - start
+        slots[slot] = [seq, frames, boxes, times, 1]
+        frame_bar.update(1)
+        finish_if_done(slot)
+
+    def finish_if_done(slot):
+        seq, _, boxes, times, index = slots[slot]
+        if index == len(seq):
+            results.write_sequence_result(folder, seq.name, boxes, times)
+            report.finished.append(f"{folder.name}/{seq.name}")
+            seq_bar.update(1)
+            load(slot)
+
+    for slot in range(batch):
+        load(slot)
+    while any(s is not None for s in slots):
+        images = [next(s[1]) if s is not None else None for s in slots]
+        start = time.perf_counter()
+        out = np.asarray(trk.update(images), dtype=np.float64)
+        per_frame = (time.perf_counter() - start) / sum(im is not None for im in images)
+        for slot, state in enumerate(slots):
+            if state is None:
+                continue
+            state[2][state[4]], state[3][state[4]] = out[slot], per_frame
+            state[4] += 1
+            frame_bar.update(1)
+            finish_if_done(slot)
+    frame_bar.close()
+    seq_bar.close()
+
