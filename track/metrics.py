@@ -68,13 +68,15 @@ def prepare_prediction(pred_xywh, gt_xywh, source: str = "prediction") -> np.nda
 
 
 def iou_xywh(a, b) -> np.ndarray:
-    """IoU of row-matched boxes; NaN where either box is NaN, 0 where the union is empty."""
+    """IoU of row-matched boxes; NaN where either box is NaN, 0 where the union is empty. Clipped to [0, 1]:
+    with fractional boxes, ``(x + w) - x`` may round above ``w`` (the got10k toolkit clips too)."""
     tl = np.maximum(a[:, :2], b[:, :2])
     br = np.minimum(a[:, :2] + a[:, 2:], b[:, :2] + b[:, 2:])
     inter = np.prod(np.clip(br - tl, 0, None), axis=1)
     union = np.prod(a[:, 2:], axis=1) + np.prod(b[:, 2:], axis=1) - inter
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / np.where(union > 0, union, 1.0), np.where(np.isnan(union), np.nan, 0.0))
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), np.where(np.isnan(union), np.nan, 0.0))
+    return np.minimum(iou, 1.0)
 
 
 def center_error(a, b, normalize_by=None) -> np.ndarray:
