@@ -69,14 +69,15 @@ def _is_ignored(part: str, key: str) -> bool:
     return key.endswith(".num_batches_tracked") or (part == "backbone" and key.startswith("fc."))
 
 
-def convert_state_dict(state: dict, source: str) -> tuple[dict, dict]:
+def convert_state_dict(state: dict, source: str, parts: tuple[str, ...] | None = None) -> tuple[dict, dict]:
     """``(weights, info)`` from a pytracking ATOMnet or torchvision ResNet-18 state dict of NumPy arrays.
 
-    Raises ``InputError`` listing missing keys, unexpected keys and shape mismatches.
+    ``parts``: convert only these networks of a pytracking state dict (default: both). Raises ``InputError``
+    listing missing keys, unexpected keys and shape mismatches.
     """
     keys = list(state)
     if any(k.startswith(p) for k in keys for p in ATOM_PREFIXES.values()):
-        layout, prefixes = "pytracking", dict(ATOM_PREFIXES)
+        layout, prefixes = "pytracking", {p: ATOM_PREFIXES[p] for p in (parts or ATOM_PREFIXES)}
     elif "conv1.weight" in state and "layer1.0.conv1.weight" in state:
         layout, prefixes = "torchvision", {"backbone": ""}
     else:
