@@ -146,12 +146,18 @@ def label_for(config: TrackerConfig, sigma, offset_xy, sample_scale, extra_shift
 
 
 @partial(jax.jit, static_argnames=("config",))
-def init(weights, config: TrackerConfig, image, box_xywh, key) -> TrackerState:
-    """Initialise on the first frame: augmented samples, IoU-Net modulation, first-frame optimisation."""
+def init(weights, config: TrackerConfig, image, box_xywh, key, valid_wh=None) -> TrackerState:
+    """Initialise on the first frame: augmented samples, IoU-Net modulation, first-frame optimisation.
+
+    ``valid_wh``: the true frame size when ``image`` is padded (batch tracking); default ``image``'s size.
+    """
     d = derived(config)
     box_xywh = jnp.asarray(box_xywh, jnp.float32)
     center, size = xywh_to_center_size(box_xywh)
-    image_wh = jnp.asarray([image.shape[1], image.shape[0]], jnp.float32)
+    if valid_wh is None:
+        image_wh = jnp.asarray([image.shape[1], image.shape[0]], jnp.float32)
+    else:
+        image_wh = jnp.asarray(valid_wh, jnp.float32)
     area = jnp.prod(size * config.search_area_scale)
     target_scale = jnp.sqrt(area / config.max_image_sample_size)  # min == max sample size
     base = size / target_scale
@@ -314,6 +320,19 @@ def step(weights, config: TrackerConfig, state: TrackerState, image):
     aux = {"max_score": loc.max_score, "flag": loc.flag, "translation_xy": loc.translation_xy,
            "scale_ind": loc.scale_ind, "updated": trained}
     return new_state, center_size_to_xywh(center, size), aux
+
+
+@partial(jax.jit, static_argnames=("config",))
+def step_batch(weights, config: TrackerConfig, states: TrackerState, images, active):
+    """:func:`step` over a batch: ``states`` with a leading axis B, ``images`` (B, H, W, 3), ``active`` (B,)
+    bool; inactive slots keep their state. Returns ``(states, boxes (B, 4), aux)``."""
+    new, boxes, aux = jax.vmap(lambda s, im: step(weights, config, s, im))(states, images)
+
+    def keep(n, o):
+        mask = jnp.reshape(active, active.shape + (1,) * (n.ndim - 1))
+        return jnp.where(mask, n, o)
+
+    return jax.tree_util.tree_map(keep, new, states), boxes, aux
 
 
 def state_box_xywh(state: TrackerState):
