@@ -28,6 +28,11 @@ def add_arguments(parser) -> None:
                         help="tracker setting override (repeatable), e.g. --set num_init_random_samples=0")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-score", action="store_true", help="do not print the metrics afterwards")
+    parser.add_argument("--eao-range", default="100,356", metavar="LOW,HIGH",
+                        help="sequence lengths averaged by EAO (reset protocol; VOT2018: 100,356)")
+    parser.add_argument("--protocol", choices=("ope", "reset"), default="ope",
+                        help="ope: one pass from the first frame (default); reset: VOT's reset-based protocol "
+                             "(re-initialise 5 frames after a failure; accuracy, robustness, EAO)")
     parser.add_argument("--pack", choices=("got10k", "trackingnet"), default=None,
                         help="also write the submission zip for GOT-10k test / TrackingNet")
 
@@ -37,6 +42,8 @@ def run(args) -> int:
     overrides = runner.parse_overrides(args.overrides)
     if args.tracker == "atom" and not args.weights:
         raise InputError("--tracker atom needs --weights")
+    if args.protocol == "reset":
+        return _run_reset(args, sequences, overrides)
     report = runner.evaluate(sequences, args.tracker, args.results, weights=args.weights, overrides=overrides,
                              runs=args.runs, batch=args.batch, seed=args.seed, progress=not args.no_progress)
     print(f"tracked {len(report.finished)}, already done {len(report.skipped)}, failed {len(report.failed)}"
@@ -53,3 +60,16 @@ def run(args) -> int:
         rows[args.tracker if args.runs == 1 else f"{args.tracker} mean of {args.runs}"] = summary["overall"]
         print(scoring.format_table(rows, first="tracker"))
     return 1 if report.failed else 0
+
+
+def _run_reset(args, sequences, overrides) -> int:
+    from track import runner_reset
+
+    counts = runner_reset.evaluate_reset(sequences, args.tracker, args.results, weights=args.weights,
+                                         overrides=overrides, runs=args.runs, seed=args.seed,
+                                         progress=not args.no_progress)
+    print(f"tracked {counts['finished']}, already done {counts['skipped']} -> {args.results}")
+    if not args.no_score:
+        eao_range = runner_reset.parse_range(args.eao_range)
+        print(runner_reset.format_summary(runner_reset.score_reset(sequences, args.results, eao_range)))
+    return 0

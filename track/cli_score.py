@@ -18,11 +18,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", type=pathlib.Path, default=None, help="write success/precision plots here")
     parser.add_argument("--name", default=None, help="tracker name in table and plots (default: folder name)")
     parser.add_argument("--per-sequence", action="store_true", help="also print the per-sequence table")
+    parser.add_argument("--eao-range", default="100,356", metavar="LOW,HIGH",
+                        help="sequence lengths averaged by EAO (reset protocol; VOT2018: 100,356)")
+    parser.add_argument("--protocol", choices=("ope", "reset"), default="ope",
+                        help="reset: score VOT reset-based trajectories (accuracy, robustness, EAO)")
     parser.add_argument("--skip-missing", action="store_true", help="score only the sequences with results")
 
 
 def run(args) -> int:
     sequences = cli_common.load_from_args(args)
+    if args.protocol == "reset":
+        from track import runner_reset
+
+        summary = runner_reset.score_reset(sequences, args.results, runner_reset.parse_range(args.eao_range))
+        print(runner_reset.format_summary(summary))
+        if args.json:
+            cli_common.write_json(args.json, summary)
+        return 0
     summary = scoring.score_results(sequences, args.results, skip_missing=args.skip_missing)
     name = args.name or args.results.resolve().name
     if args.per_sequence:

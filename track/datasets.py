@@ -6,6 +6,7 @@ Conventions (as pytracking evaluates):
     annotation (TrackingNet/GOT-10k test beyond frame 1, NaN lines) are NaN.
   * ``target_visible`` is ``(N,)`` bool or ``None``: LaSOT (no full occlusion, not out of view) and GOT-10k val
     (``cover.label > 0``, the frames its toolkit scores). Metrics treat invisible frames as invalid.
+  * ``regions`` keeps VOT's annotation (polygons) for the reset-based protocol; ``None`` elsewhere.
   * ``dataset`` is the key the metrics use for pytracking's dataset-specific rules ("uav", "lasot", ...).
   * Frames decode to RGB ``uint8`` HWC through :func:`track.files.read_image_rgb`.
 
@@ -37,6 +38,7 @@ class Sequence:
     ground_truth_xywh: np.ndarray
     target_visible: np.ndarray | None = None
     video: str | None = None
+    regions: np.ndarray | None = None  # VOT's own annotation, (N, 4) rectangles or (N, 8) polygons
 
     def __post_init__(self):
         gt = self.ground_truth_xywh
@@ -130,12 +132,14 @@ def read_folder_sequence(folder, name: str | None = None, dataset: str = "generi
     with frames in ``color/``, ``imgs/``, ``img/`` or the folder itself; polygons become their bounding box)."""
     folder = pathlib.Path(folder)
     name = name or folder.name
+    regions = None
     if (folder / "groundtruth_rect.txt").is_file():
         gt_path = folder / "groundtruth_rect.txt"
         gt = load_table(gt_path, ncols=4)
     elif (folder / "groundtruth.txt").is_file():
         gt_path = folder / "groundtruth.txt"
-        gt = polygon_to_xywh(load_table(gt_path, ncols=(4, 8)))
+        regions = load_table(gt_path, ncols=(4, 8))
+        gt = polygon_to_xywh(regions)
     else:
         raise InputError(f"{folder}: no groundtruth_rect.txt or groundtruth.txt")
     for sub in ("img", "color", "imgs", "."):
@@ -147,7 +151,8 @@ def read_folder_sequence(folder, name: str | None = None, dataset: str = "generi
         frames = []
     if not frames:
         raise InputError(f"{folder}: no image frames (looked in img/, color/, imgs/ and the folder itself)")
-    return Sequence(name, dataset, tuple(match_frames(name, frames, gt, gt_path)), gt)
+    frames = match_frames(name, frames, gt, gt_path)
+    return Sequence(name, dataset, tuple(frames), gt, regions=None if regions is None else regions[: len(frames)])
 
 
 def read_generic(root) -> list[Sequence]:

@@ -1,0 +1,86 @@
+"""VOT reset-based protocol: overlaps, the failure/re-initialisation pattern, accuracy, robustness and EAO."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from track import vot_protocol as vp
+
+
+def test_region_overlap_hand_computed():
+    assert vp.region_overlap([0, 0, 10, 10], [5, 0, 10, 10]) == pytest.approx(50 / 150)
+    # a diamond inscribed in a 4x4 square: area 8, inside the square -> IoU 8 / 16
+    diamond = [2, 0, 4, 2, 2, 4, 0, 2]
+    assert vp.region_overlap([0, 0, 4, 4], diamond) == pytest.approx(0.5)
+    clockwise = [2, 0, 0, 2, 2, 4, 4, 2]  # the same diamond, other orientation
+    assert vp.region_overlap(diamond, clockwise) == pytest.approx(1.0)
+    assert vp.region_overlap([1, 1, 2, 2], diamond) == pytest.approx(4 / 8)  # square inside the diamond
+    # clipping to the image: the half outside a 10x10 image does not count
+    assert vp.region_overlap([-10, 0, 20, 10], [0, 0, 10, 10], image_wh=(10, 10)) == pytest.approx(1.0)
+    assert vp.region_overlap([-10, 0, 20, 10], [0, 0, 10, 10]) == pytest.approx(0.5)
+    assert vp.region_overlap([20, 20, 5, 5], [0, 0, 10, 10], image_wh=(10, 10)) == 0.0
+    assert vp.region_overlap([20, 20, 5, 5], [30, 30, 5, 5], image_wh=(10, 10)) == 1.0  # both empty: VOT's rule
+
+
+class _Scripted:
+    """Follows the ground truth except on frames listed as failures (then reports a far-away box)."""
+
+    def __init__(self, gt, fail_on):
+        self.gt, self.fail_on, self.frame = gt, set(fail_on), 0
+
+    def initialize(self, image, box):
+        self.frame = int(image[0, 0, 0])
+
+    def update(self, image):
+        self.frame = int(image[0, 0, 0])
+        return np.array([500.0, 500, 5, 5]) if self.frame in self.fail_on else self.gt[self.frame]
+
+
+def _frames(tmp_path, n):
+    import cv2
+
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"{i:03d}.png"
+        cv2.imwrite(str(p), np.full((60, 80, 3), i, np.uint8))  # the frame index is the pixel value
+        paths.append(str(p))
+    return paths
+
+
+def test_failures_reinitialise_five_frames_later(tmp_path):
+    n = 30
+    gt = np.array([[10.0 + i, 10, 20, 20] for i in range(n)])
+    gt[12, 0] += 5  # one frame where the tracker is off by 5 px
+    tracker_gt = gt.copy()
+    tracker_gt[12, 0] -= 5
+    kinds, boxes, wh = vp.run_supervised(lambda: _Scripted(tracker_gt, {4, 20}), _frames(tmp_path, n), gt)
+    assert wh == (80, 60)
+    expected = np.full(n, 3)
+    expected[[0, 9, 25]] = vp.INITIALIZATION
+    expected[[4, 20]] = vp.FAILURE
+    expected[[5, 6, 7, 8, 21, 22, 23, 24]] = vp.UNKNOWN
+    np.testing.assert_array_equal(kinds, expected)
+    text = vp.format_trajectory(kinds, boxes)
+    k2, b2 = vp.parse_trajectory(text)
+    np.testing.assert_array_equal(k2, kinds)
+    np.testing.assert_allclose(b2[kinds == 3], boxes[kinds == 3])
+
+    acc, fails, _ = vp.sequence_accuracy_failures(kinds, boxes, gt, (80, 60), burnin=3)
+    assert fails == 2
+    # kept frames: 3; 12..19 (9-11 burn-in); 28, 29 (25-27 burn-in); frame 12 overlaps 15x20 / 25x20
+    kept = [1.0] + [0.6] + [1.0] * 7 + [1.0] * 2
+    assert acc == pytest.approx(np.mean(kept))
+
+
+def test_eao_curve_hand_computed():
+    # one segment that fails after frames with overlaps 0.5, 0.5 and one that reaches the end with 1, 1, 1
+    segments = [(np.array([0.0, 0.5, 0.5]), True), (np.array([0.0, 1.0, 1.0, 1.0, 1.0]), False)]
+    curve = vp.eao_curve(segments)
+    # length 3: failed segment (0.5 + 0.5) / 2; length 4: it is padded with zeros -> 1 / 3; the other is 1
+    np.testing.assert_allclose(curve[1:], [(0.5 + 1) / 2, (0.5 + 1) / 2, (1 / 3 + 1) / 2, (0.25 + 1) / 2])
+    summary = vp.summarize({"s": (np.zeros((5, 4)) + [1, 1, 2, 2], (10, 10),
+                                  [(np.array([1, 3, 2, 0, 0]), np.array([[0, 0, 0, 0], [1, 1, 2, 2]] + [[0] * 4] * 3))])},
+                           burnin=1, eao_range=(1, 2))
+    assert summary["accuracy"] == 1.0 and summary["robustness"] == 1.0
+    assert summary["eao"] == pytest.approx(1.0)  # one failed segment [init, 1.0]: curve 1.0 at lengths 1, 2
