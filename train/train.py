@@ -1,0 +1,228 @@
+"""Offline training of the IoU-Net (paper Sec. 3.1 "Training"; ltr's ``bbreg/atom.py``) as a library.
+
+State is a plain dict ``{"step": int32, "weights": {"backbone", "iou_net"}, "opt_state": ...}``. The step
+differentiates only the trainable subtree (``weights["iou_net"]["params"]``, plus the backbone's params when
+``train_backbone``), so a frozen backbone never enters ``grad``.
+
+Semantics (ltr's ATOM settings unless noted):
+  * loss: mean squared error between predicted and target IoU (mapped to [-1, 1]) over all proposals;
+  * IoU head BatchNorm with batch statistics in training, running statistics (updated by training) in
+    validation; the frozen backbone uses running statistics (ltr, by leaving the whole net in train mode,
+    normalises even the frozen backbone with batch statistics: ``backbone_bn_train=True`` reproduces that);
+    train and test images go through the backbone separately, as in ltr (it matters for batch statistics);
+  * Adam, learning rate 1e-3 multiplied by 0.2 every 15 epochs (an optax staircase schedule on the step);
+  * an epoch is ``steps_per_epoch`` batches; validation every ``val_every_epochs`` epochs.
+
+Data parallel: the batch is sharded over all devices along a ``data`` mesh axis and the state replicated; the
+jitted step is the same program, XLA inserts the reductions. Across processes (``jax.distributed``) each
+process makes its own slice of every batch (indices ``[p B/P, (p+1) B/P)``), so the global batch equals the
+single-process one.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from atom_jax import backbone as bb
+from atom_jax import iou_net
+from atom_jax.errors import InputError
+
+FEATURE_LAYERS = ("layer2", "layer3")
+
+
+# ------------------------------------------------------------------------------------------------- weights
+
+
+def init_weights(cfg: dict) -> dict:
+    """Initial weights: a seeded ResNet-18 (or ``init.backbone_weights``, a weights file) and a seeded head."""
+    init = cfg["init"]
+    if init.get("backbone_weights"):
+        from atom_jax.weights import load_weights
+
+        backbone = load_weights(init["backbone_weights"])["backbone"]
+    else:
+        backbone = _init_backbone_jit(jax.random.PRNGKey(init["backbone_seed"]))
+    head = jax.jit(iou_net.init_iou_net)(jax.random.PRNGKey(init["iou_net_seed"]))
+    return {"backbone": backbone, "iou_net": head}
+
+
+@jax.jit
+def _init_backbone_jit(key):
+    """``init_backbone(key)`` up to layer3 (what the IoU-Net and the classifier use), compiled once: Flax derives
+    each layer's parameters from its own path, so they equal the full network's (to float32 rounding)."""
+    return bb.init_backbone(key, FEATURE_LAYERS)
+
+
+def trainable_of(weights: dict, train_backbone: bool) -> dict:
+    out = {"iou_net": weights["iou_net"]["params"]}
+    if train_backbone:
+        out["backbone"] = weights["backbone"]["params"]
+    return out
+
+
+def with_trainable(weights: dict, trainable: dict) -> dict:
+    out = {k: dict(v) for k, v in weights.items()}
+    for part, params in trainable.items():
+        out[part]["params"] = params
+    return out
+
+
+def make_optimizer(cfg: dict) -> optax.GradientTransformation:
+    """Adam with ltr's StepLR as a staircase schedule on the step count."""
+    schedule = optax.exponential_decay(cfg["learning_rate"], cfg["lr_decay_epochs"] * cfg["steps_per_epoch"],
+                                       cfg["lr_decay"], staircase=True)
+    return optax.adam(schedule)
+
+
+def init_state(cfg: dict) -> dict:
+    weights = init_weights(cfg)
+    opt_state = make_optimizer(cfg).init(trainable_of(weights, cfg["train_backbone"]))
+    return {"step": jnp.zeros((), jnp.int32), "weights": weights, "opt_state": opt_state}
+
+
+# ------------------------------------------------------------------------------------------------- forward
+
+
+def _features(backbone_vars, images, bn_train: bool):
+    """Backbone features; returns ``(features, new backbone batch_stats or None)``."""
+    if not bn_train:
+        return bb.backbone_features(backbone_vars, images, FEATURE_LAYERS), None
+    feats, upd = bb.ResNet18(FEATURE_LAYERS).apply(backbone_vars, images, train=True, mutable=["batch_stats"])
+    return feats, upd["batch_stats"]
+
+
+def loss_fn(trainable: dict, weights: dict, batch: dict, *, train: bool, train_backbone: bool,
+            backbone_bn_train: bool):
+    """MSE of the IoU predictions; returns ``(loss, (new weights batch_stats, predictions))``."""
+    w = with_trainable(weights, trainable)
+    bn_train = train and backbone_bn_train
+    backbone_vars = w["backbone"]
+    feats_ref, stats1 = _features(backbone_vars, batch["train_images"], bn_train)
+    if stats1 is not None:
+        backbone_vars = {**backbone_vars, "batch_stats": stats1}
+    feats_test, stats2 = _features(backbone_vars, batch["test_images"], bn_train)
+    if not train_backbone:
+        feats_ref, feats_test = jax.lax.stop_gradient((feats_ref, feats_test))
+    pred, head_stats = iou_net.iou_net_forward(w["iou_net"], feats_ref, feats_test, batch["train_box_xywh"],
+                                               batch["proposals_xywh"], train=train)
+    loss = jnp.mean(jnp.square(pred - batch["proposal_iou"]))
+    new_stats = {"iou_net": head_stats, "backbone": stats2 if stats2 is not None else w["backbone"]["batch_stats"]}
+    return loss, (new_stats, pred)
+
+
+def _flags(cfg):
+    return dict(train_backbone=bool(cfg["train_backbone"]), backbone_bn_train=bool(cfg["backbone_bn_train"]))
+
+
+def make_train_step(cfg: dict):
+    """``train_step(state, batch) -> (state, metrics)``, jitted once; the old state's buffers are donated."""
+    optimizer = make_optimizer(cfg)
+    flags = _flags(cfg)
+
+    def train_step(state, batch):
+        weights = state["weights"]
+        trainable = trainable_of(weights, flags["train_backbone"])
+        grad_fn = jax.value_and_grad(functools.partial(loss_fn, train=True, **flags), has_aux=True)
+        (loss, (stats, _)), grads = grad_fn(trainable, weights, batch)
+        updates, opt_state = optimizer.update(grads, state["opt_state"], trainable)
+        trainable = optax.apply_updates(trainable, updates)
+        new_weights = with_trainable(weights, trainable)
+        for part in ("iou_net", "backbone"):
+            new_weights[part]["batch_stats"] = stats[part]
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+        return {"step": state["step"] + 1, "weights": new_weights, "opt_state": opt_state}, metrics
+
+    return jax.jit(train_step, donate_argnums=(0,))
+
+
+def make_eval_step(cfg: dict):
+    """``eval_step(weights, batch) -> metrics``: running statistics everywhere, no update."""
+    flags = _flags(cfg)
+
+    def eval_step(weights, batch):
+        loss, (_, pred) = loss_fn(trainable_of(weights, flags["train_backbone"]), weights, batch, train=False,
+                                  **flags)
+        return {"loss": loss}
+
+    return jax.jit(eval_step)
+
+
+# ------------------------------------------------------------------------------------------------ sharding
+
+
+def data_mesh(devices=None) -> Mesh:
+    """A 1-D mesh ``("data",)`` over ``devices`` (default: every device of every process)."""
+    return Mesh(np.asarray(jax.devices() if devices is None else devices), ("data",))
+
+
+def replicate(tree, mesh: Mesh):
+    sharding = NamedSharding(mesh, P())
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+    # Every process holds the same values (same seeds): assemble global replicated arrays from them.
+    return jax.tree_util.tree_map(
+        lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x), np.shape(x)), tree)
+
+
+def process_indices(batch_size: int, mesh: Mesh | None = None) -> list[int]:
+    """This process's slice of every batch."""
+    n, p = jax.process_count(), jax.process_index()
+    n_dev = jax.device_count() if mesh is None else mesh.size
+    if batch_size % n_dev:
+        raise InputError(f"batch_size {batch_size} must be divisible by the number of devices {n_dev}")
+    per = batch_size // n
+    return list(range(p * per, (p + 1) * per))
+
+
+def shard_batch(local_batch: dict, mesh: Mesh, batch_size: int) -> dict:
+    """Global arrays sharded along the batch axis, from this process's slice."""
+    sharding = NamedSharding(mesh, P("data"))
+    return {k: jax.make_array_from_process_local_data(sharding, v, (batch_size,) + v.shape[1:])
+            for k, v in local_batch.items()}
+
+
+def host_value(x) -> np.ndarray:
+    """A replicated array's value on this host (works when it spans several processes)."""
+    return np.asarray(x.addressable_data(0)) if hasattr(x, "addressable_data") else np.asarray(x)
+
+
+# ------------------------------------------------------------------------------------------------- configs
+
+
+def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
+    """``["a.b=3", "name=text"]`` -> a copy of ``cfg`` with those entries replaced. Values are Python literals
+    (numbers, booleans, lists, quoted strings) or else plain strings; the key must exist."""
+    import ast
+
+    cfg = copy.deepcopy(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise InputError(f"--set {item!r}: expected name=value")
+        key, text = item.split("=", 1)
+        node: Any = cfg
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            if not isinstance(node, dict) or part not in node:
+                raise InputError(f"--set {key}: unknown setting {part!r}")
+            node = node[part]
+        if not isinstance(node, dict) or parts[-1] not in node:
+            raise InputError(f"--set {key}: unknown setting; known here: {sorted(node) if isinstance(node, dict) else []}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        old = node[parts[-1]]
+        if isinstance(old, bool) and not isinstance(value, bool):
+            raise InputError(f"--set {key}: expected True or False, got {text!r}")
+        if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        node[parts[-1]] = value
+    return cfg
