@@ -110,7 +110,7 @@ def init_backbone(key, layers: Sequence[str] = LAYERS) -> dict:
     Pass ``layers`` ending before ``layer4`` to create only the layers up to the deepest one requested.
     """
     model = ResNet18(_check_layers(layers))
-    variables = model.init(key, jnp.zeros((1, 64, 64, 3), jnp.float32))
+    variables = jax.jit(model.init)(key, jnp.zeros((1, 32, 32, 3), jnp.float32))
     return {"params": variables["params"], "batch_stats": variables["batch_stats"]}
 
 

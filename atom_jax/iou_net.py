@@ -21,6 +21,7 @@ Dense kernel takes its pooled input flattened in NHWC order (h, w, c); PyTorch's
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
@@ -125,7 +126,7 @@ def init_iou_net(key) -> dict:
     """Random IoU-Net variables ``{"params", "batch_stats"}`` with pytracking's initialisation."""
     feat = {"layer2": jnp.zeros((1, 16, 16, 128), jnp.float32), "layer3": jnp.zeros((1, 8, 8, 256), jnp.float32)}
     box = jnp.array([[8.0, 8.0, 32.0, 32.0]], jnp.float32)
-    variables = AtomIoUNet().init(key, feat, feat, box, box[:, None, :])
+    variables = jax.jit(AtomIoUNet().init)(key, feat, feat, box, box[:, None, :])
     return {"params": variables["params"], "batch_stats": variables["batch_stats"]}
 
 
