@@ -149,12 +149,21 @@ def test_cli_errors_are_one_line(dataset, tmp_path, capsys):
 
 
 def test_atom_without_api_is_a_clear_error(monkeypatch):
-    import importlib.util
-
-    if importlib.util.find_spec("track.api") is not None:
-        pytest.skip("track/api.py exists")
+    monkeypatch.setitem(sys.modules, "track.api", None)  # as if track/api.py were absent
     with pytest.raises(InputError, match="track/api.py"):
         baselines.make_tracker("atom", "w.npz")
+
+
+def test_several_trackers_in_one_command(dataset, tmp_path, capsys):
+    args = ["eval", "--dataset", "generic", "--root", str(dataset), "--no-progress", "--sequences", "seq0,seq1",
+            "--tracker", "kcf,static", "--results", str(tmp_path / "all"), "--markdown"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "| kcf |" in out and "| static |" in out
+    assert results.is_finished(tmp_path / "all" / "kcf", "seq1")
+    assert results.is_finished(tmp_path / "all" / "static", "seq0")
+    assert cli.main(args[:-1] + ["--tracker", "kcf,nope"]) == 2
+    assert "unknown tracker 'nope'" in capsys.readouterr().err
 
 
 def test_submission_packs(dataset, tmp_path):

@@ -1,8 +1,9 @@
 """``atom-jax eval``: run a tracker over a dataset into a results folder (resumable), then score it.
 
-Example (the README's table)::
+Example (the README's table: several trackers in one command, each into ``<results>/<tracker>``)::
 
-    atom-jax eval --dataset generic --root ../shared/data/sequences --tracker csrt --results results/csrt
+    atom-jax eval --dataset generic --root ../shared/data/sequences --tracker atom,csrt,kcf,mil \
+        --weights atom.npz --results results/shared
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from track import baselines, cli_common, results, runner, scoring
 
 def add_arguments(parser) -> None:
     cli_common.add_dataset_arguments(parser)
-    parser.add_argument("--tracker", default="atom", choices=baselines.TRACKER_NAMES,
-                        help="atom (needs --weights) or an OpenCV baseline: csrt, kcf, mil; static: initial box")
+    parser.add_argument("--tracker", default="atom",
+                        help="atom (needs --weights), an OpenCV baseline (csrt, kcf, mil) or static (initial box); "
+                             "a comma-separated list runs each into <results>/<tracker> and compares them")
     parser.add_argument("--weights", default=None, help="ATOM weights (.npz, or a pytracking .pth)")
     parser.add_argument("--results", required=True, type=pathlib.Path,
                         help="results folder (<seq>.txt per sequence; run_NNN/ subfolders when --runs > 1)")
@@ -25,9 +27,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first run")
     parser.add_argument("--batch", type=int, default=1, help="sequences tracked in lockstep (vmapped ATOM)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="tracker setting override (repeatable), e.g. --set num_init_random_samples=0")
+                        help="ATOM setting override (repeatable), e.g. --set num_init_random_samples=0")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-score", action="store_true", help="do not print the metrics afterwards")
+    parser.add_argument("--markdown", action="store_true", help="print the final table as Markdown")
     parser.add_argument("--eao-range", default="100,356", metavar="LOW,HIGH",
                         help="sequence lengths averaged by EAO (reset protocol; VOT2018: 100,356)")
     parser.add_argument("--protocol", choices=("ope", "reset"), default="ope",
@@ -37,39 +40,55 @@ def add_arguments(parser) -> None:
                         help="also write the submission zip for GOT-10k test / TrackingNet")
 
 
+def _trackers(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in baselines.TRACKER_NAMES]
+    if not names or unknown:
+        raise InputError(f"unknown tracker {', '.join(unknown) or text!r}; choose from "
+                         f"{', '.join(baselines.TRACKER_NAMES)}")
+    return names
+
+
 def run(args) -> int:
     sequences = cli_common.load_from_args(args)
-    overrides = runner.parse_overrides(args.overrides)
-    if args.tracker == "atom" and not args.weights:
+    trackers = _trackers(args.tracker)
+    if "atom" in trackers and not args.weights:
         raise InputError("--tracker atom needs --weights")
-    if args.protocol == "reset":
-        return _run_reset(args, sequences, overrides)
-    report = runner.evaluate(sequences, args.tracker, args.results, weights=args.weights, overrides=overrides,
-                             runs=args.runs, batch=args.batch, seed=args.seed, progress=not args.no_progress)
-    print(f"tracked {len(report.finished)}, already done {len(report.skipped)}, failed {len(report.failed)}"
-          f" -> {args.results}")
-    for line in report.failed:
-        print(f"  failed: {line}", file=sys.stderr)
-    if args.pack:
-        pack = results.pack_got10k if args.pack == "got10k" else results.pack_trackingnet
-        print(f"wrote {pack(args.results, args.results.with_name(args.results.name + '_' + args.pack), sequences)}")
-    if not args.no_score and scoring.scorable(sequences) and not report.failed:
-        summary = scoring.score_results(sequences, args.results)
-        rows = {f"{args.tracker} {r}": s for r, s in zip(summary["runs"], summary["per_run"])} \
-            if args.runs > 1 else {}
-        rows[args.tracker if args.runs == 1 else f"{args.tracker} mean of {args.runs}"] = summary["overall"]
-        print(scoring.format_table(rows, first="tracker"))
-    return 1 if report.failed else 0
+    overrides = runner.parse_overrides(args.overrides)
+    folders = {t: args.results / t if len(trackers) > 1 else args.results for t in trackers}
+    rows, status = {}, 0
+    for name, folder in folders.items():
+        opts = overrides if name == "atom" else {}  # --set configures ATOM; the baselines take none
+        if args.protocol == "reset":
+            _run_reset(args, name, folder, sequences, opts)
+            continue
+        report = runner.evaluate(sequences, name, folder, weights=args.weights, overrides=opts, runs=args.runs,
+                                 batch=args.batch, seed=args.seed, progress=not args.no_progress)
+        print(f"{name}: tracked {len(report.finished)}, already done {len(report.skipped)}, "
+              f"failed {len(report.failed)} -> {folder}")
+        for line in report.failed:
+            print(f"  failed: {line}", file=sys.stderr)
+        status = status or (1 if report.failed else 0)
+        if args.pack:
+            pack = results.pack_got10k if args.pack == "got10k" else results.pack_trackingnet
+            print(f"wrote {pack(folder, folder.with_name(folder.name + '_' + args.pack), sequences)}")
+        if not args.no_score and scoring.scorable(sequences) and not report.failed:
+            summary = scoring.score_results(sequences, folder)
+            if args.runs > 1:
+                rows.update({f"{name} {r}": s for r, s in zip(summary["runs"], summary["per_run"])})
+            rows[name if args.runs == 1 else f"{name} mean of {args.runs}"] = summary["overall"]
+    if rows:
+        table = scoring.format_markdown if args.markdown else scoring.format_table
+        print(table(rows, first="tracker"))
+    return status
 
 
-def _run_reset(args, sequences, overrides) -> int:
+def _run_reset(args, name, folder, sequences, overrides) -> None:
     from track import runner_reset
 
-    counts = runner_reset.evaluate_reset(sequences, args.tracker, args.results, weights=args.weights,
-                                         overrides=overrides, runs=args.runs, seed=args.seed,
-                                         progress=not args.no_progress)
-    print(f"tracked {counts['finished']}, already done {counts['skipped']} -> {args.results}")
+    counts = runner_reset.evaluate_reset(sequences, name, folder, weights=args.weights, overrides=overrides,
+                                         runs=args.runs, seed=args.seed, progress=not args.no_progress)
+    print(f"{name}: tracked {counts['finished']}, already done {counts['skipped']} -> {folder}")
     if not args.no_score:
         eao_range = runner_reset.parse_range(args.eao_range)
-        print(runner_reset.format_summary(runner_reset.score_reset(sequences, args.results, eao_range)))
-    return 0
+        print(runner_reset.format_summary(runner_reset.score_reset(sequences, folder, eao_range)))
