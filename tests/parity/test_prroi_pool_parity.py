@@ -39,10 +39,11 @@ def _case(n_images, size, seed):
     return features, batch_idx, boxes, rng
 
 
-def _torch_side(torch, features, batch_idx, boxes, pooled_hw, scale, cotangent):
+def _torch_side(torch, features, batch_idx, boxes, pooled_hw, scale, cotangent, channels_last=False):
     from tests.parity.torch_prroi_pool import prroi_pool2d_torch
 
-    feats = torch.tensor(features.transpose(0, 3, 1, 2).copy(), requires_grad=True)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    feats = torch.tensor(features.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt).requires_grad_(True)
     rois = torch.tensor(np.concatenate([batch_idx[:, None].astype(np.float32), boxes], 1), requires_grad=True)
     out = prroi_pool2d_torch(feats, rois, pooled_hw[0], pooled_hw[1], scale)
     out.backward(torch.tensor(cotangent.transpose(0, 3, 1, 2).copy()))
@@ -56,17 +57,19 @@ def test_forward_and_gradients_match_torch(torch, level, n_images):
     size, scale, pooled_hw = LEVELS[level]
     features, batch_idx, boxes, rng = _case(n_images, size, seed=n_images * 10 + size)
     cotangent = rng.standard_normal((len(boxes), *pooled_hw, CHANNELS)).astype(np.float32)
-    want_out, want_gf, want_gb = _torch_side(torch, features, batch_idx, boxes, pooled_hw, scale, cotangent)
 
     def loss(f, b):
         out = prroi_pool2d(f, batch_idx, b, pooled_hw, scale)
         return jnp.sum(out * cotangent), out
 
     (_, out), (grad_f, grad_b) = jax.jit(jax.value_and_grad(loss, (0, 1), has_aux=True))(features, boxes)
-    errors = {"out": rel_err(out, want_out), "grad_features": rel_err(grad_f, want_gf),
-              "grad_boxes": rel_err(grad_b, want_gb)}
-    print(f"prroi parity {level} B={n_images}: {errors}")
-    assert max(errors.values()) <= 1e-5, errors
+    for layout in ("nchw", "channels_last"):
+        want_out, want_gf, want_gb = _torch_side(torch, features, batch_idx, boxes, pooled_hw, scale, cotangent,
+                                                 channels_last=layout == "channels_last")
+        errors = {"out": rel_err(out, want_out), "grad_features": rel_err(grad_f, want_gf),
+                  "grad_boxes": rel_err(grad_b, want_gb)}
+        print(f"prroi parity {level} B={n_images} torch {layout}: {errors}")
+        assert max(errors.values()) <= 1e-5, (layout, errors)
 
 
 def test_grouped_layout_matches_torch(torch):

@@ -63,26 +63,38 @@ def _bin_edges(lo, hi, bins: int):
 def prroi_pool2d_torch(features_nchw, rois, pooled_h: int, pooled_w: int, spatial_scale: float):
     """Precise RoI Pooling. ``features_nchw`` (B, C, H, W), ``rois`` (K, 5) -> (K, C, pooled_h, pooled_w).
 
-    Differentiable by autograd in ``features_nchw`` and in ``rois[:, 1:]``.
+    Differentiable by autograd in ``features_nchw`` and in ``rois[:, 1:]``. Features stored channels-last
+    (``torch.channels_last``) take a path that reads them in that layout; the result is the same.
     """
     if features_nchw.dim() != 4:
         raise ValueError(f"features must be (B, C, H, W), got shape {tuple(features_nchw.shape)}")
     if rois.dim() != 2 or rois.shape[1] != 5:
         raise ValueError(f"rois must be (K, 5) [batch_index, x1, y1, x2, y2], got {tuple(rois.shape)}")
-    height, width = features_nchw.shape[-2:]
+    n_images, channels, height, width = features_nchw.shape
+    n_boxes = rois.shape[0]
     batch_index = rois[:, 0].detach().long()
     box = rois[:, 1:].to(features_nchw.dtype) * spatial_scale
     x_start, x_end, bin_w = _bin_edges(box[:, 0], box[:, 2], pooled_w)
     y_start, y_end, bin_h = _bin_edges(box[:, 1], box[:, 3], pooled_h)
     wx = _hat_integral_weights(x_start, x_end, width)    # (K, pw, W)
     wy = _hat_integral_weights(y_start, y_end, height)   # (K, ph, H)
-    feats = features_nchw.index_select(0, batch_index)    # (K, C, H, W)
-    integral = torch.einsum("kpi,kcij,kqj->kcpq", wy, feats, wx)
     area = bin_w * bin_h
     nonempty = area > 0
-    safe_area = torch.where(nonempty, area, torch.ones_like(area))
-    pooled = integral / safe_area[:, None, None, None]
-    return torch.where(nonempty[:, None, None, None], pooled, torch.zeros_like(pooled))
+    wy = wy * torch.where(nonempty, 1.0 / torch.where(nonempty, area, torch.ones_like(area)), 0.0)[:, None, None]
+    box_index = torch.arange(n_boxes, device=rois.device)
+    channels_last = (features_nchw.is_contiguous(memory_format=torch.channels_last)
+                     and not features_nchw.is_contiguous())
+    if channels_last:
+        # Rows first: (K*ph, H) @ (H, W*C) per image on the (B, H, W, C) storage, then keep each box's image.
+        maps = features_nchw.permute(0, 2, 3, 1).reshape(n_images, height, width * channels)
+        rows = torch.matmul(wy.reshape(n_boxes * pooled_h, height), maps)
+        rows = rows.view(n_images, n_boxes, pooled_h, width, channels)[batch_index, box_index]
+        return torch.matmul(wx[:, None], rows).permute(0, 3, 1, 2)        # (K, ph, pw, C) -> (K, C, ph, pw)
+    # Columns first: (C*H, W) @ (W, K*pw) per image on the NCHW storage, then keep each box's image.
+    cols = torch.matmul(features_nchw.reshape(n_images, channels * height, width),
+                        wx.reshape(n_boxes * pooled_w, width).t())
+    cols = cols.view(n_images, channels, height, n_boxes, pooled_w)[batch_index, :, :, box_index]
+    return torch.matmul(wy[:, None], cols)                                 # (K, C, ph, pw)
 
 
 __all__ = ["prroi_pool2d_torch"]
