@@ -84,8 +84,8 @@ class TrackerConfig:
     augmentation_fliplr: bool = True  # add a horizontally flipped sample
     augmentation_rotate: tuple[float, ...] = (5, -5, 10, -10, 20, -20, 30, -30, 45, -45, -60, 60)  # degrees
     augmentation_blur: tuple[tuple[float, float], ...] = ((2, 0.2), (0.2, 2), (3, 1), (1, 3), (2, 2))  # sigma (y, x)
-    augmentation_relativeshift: tuple[tuple[float, float], ...] = (
-        (0.6, 0.6), (-0.6, 0.6), (0.6, -0.6), (-0.6, -0.6))  # shifts (y, x) relative to half the patch
+    augmentation_relativeshift: tuple[tuple[float, float], ...] = (  # shifts (y, x) relative to half the patch
+        (0.6, 0.6), (-0.6, 0.6), (0.6, -0.6), (-0.6, -0.6))
     augmentation_dropout: tuple[int, float] = (7, 0.2)  # number of channel-dropout copies and probability
     augmentation_expansion_factor: float = 2.0  # augmentations are cut from a patch this much larger
     random_shift_factor: float = 1.0 / 3.0  # random shift of flip/blur/rotation samples, relative to the patch

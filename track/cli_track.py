@@ -138,7 +138,6 @@ def run(args) -> int:
     if args.ablation:
         overrides["ablation"] = args.ablation
     config = make_config(overrides)
-    weights = load(args.weights)
     count, frames = frame_source(args.frames, args.video)
     try:
         name0, first = next(frames)
@@ -146,6 +145,7 @@ def run(args) -> int:
         raise InputError(f"{args.video or args.frames}: no frames") from None
     first = as_rgb(first)
     box0 = atom.validate_init(first.shape, box0)
+    weights = load(args.weights)
 
     print(f"compiling for {first.shape[1]}x{first.shape[0]} frames ...", flush=True)
     compiled = compile_tracker(weights, config, first.shape)

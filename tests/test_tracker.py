@@ -1,0 +1,221 @@
+"""The jitted tracker: compiled once per frame size, vmapped batches equal single runs, sane boxes on real
+sequences, bad input rejected with one-line errors.
+
+Most tests use random network weights and a reduced config (fewer augmentations and iterations, a smaller
+memory, an update every other frame) so that compilation stays short; what they check (shapes, tracing,
+batching, input handling) does not depend on those numbers. The run on the shared sequences uses the
+default config and pytracking's shared checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from atom_jax import tracker as atom
+from atom_jax.config import TrackerConfig
+from atom_jax.errors import InputError
+
+SMALL = TrackerConfig(augmentation_rotate=(10,), augmentation_blur=((1, 1),), augmentation_relativeshift=((0.6, 0.6),),
+                      augmentation_dropout=(2, 0.2), init_GN_iter=2, init_CG_iter=4, sample_memory_size=24,
+                      train_skipping=2, CG_iter=2, hard_negative_CG_iter=2, box_refinement_iter=2)
+FRAME_HW = (120, 160)
+
+
+@pytest.fixture(scope="module")
+def weights():
+    from atom_jax.backbone import init_backbone
+    from atom_jax.iou_net import init_iou_net
+
+    layers = ("conv1", "layer1", "layer2", "layer3")
+    return {"backbone": jax.jit(lambda k: init_backbone(k, layers))(jax.random.PRNGKey(0)),
+            "iou_net": jax.jit(init_iou_net)(jax.random.PRNGKey(1))}
+
+
+def synthetic_frames(n, box_xywh, seed=0, velocity=(2.0, 1.0)):
+    """A textured background with a brighter textured rectangle moving at ``velocity`` px/frame."""
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 120, FRAME_HW + (3,), dtype=np.uint8)
+    target = rng.integers(120, 255, (int(box_xywh[3]), int(box_xywh[2]), 3), dtype=np.uint8)
+    frames = []
+    for t in range(n):
+        frame = background.copy()
+        x = int(round(box_xywh[0] + velocity[0] * t))
+        y = int(round(box_xywh[1] + velocity[1] * t))
+        y0, x0 = max(y, 0), max(x, 0)
+        y1, x1 = min(y + target.shape[0], FRAME_HW[0]), min(x + target.shape[1], FRAME_HW[1])
+        if y1 > y0 and x1 > x0:
+            frame[y0:y1, x0:x1] = target[y0 - y:y1 - y, x0 - x:x1 - x]
+        frames.append(frame)
+    return frames
+
+
+def assert_sane(box, image_hw, slack=1.0):
+    box = np.asarray(box)
+    assert box.shape == (4,) and np.all(np.isfinite(box)), box
+    assert box[2] > 0 and box[3] > 0, box
+    h, w = image_hw
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    assert -slack * box[2] <= cx <= w + slack * box[2] and -slack * box[3] <= cy <= h + slack * box[3], box
+
+
+def test_compiles_once_across_box_sizes(weights):
+    from track.api import Tracker
+
+    before = (atom.init._cache_size(), atom.step._cache_size())
+    for seed, box in enumerate([(20, 30, 10, 12), (50, 40, 40, 25), (30, 15, 70, 90)]):
+        trk = Tracker(weights, SMALL, seed)
+        frames = synthetic_frames(3, box, seed)
+        trk.initialize(frames[0], box)
+        for frame in frames[1:]:
+            assert_sane(trk.update(frame), FRAME_HW)
+    # One compilation of init and one of step for this (config, frame shape), whatever the box.
+    assert atom.init._cache_size() - before[0] <= 1
+    assert atom.step._cache_size() - before[1] <= 1
+
+
+def test_batch_equals_single_runs(weights):
+    from track.api import BatchTracker, Tracker
+
+    boxes = [(20, 30, 16, 20), (60, 50, 30, 24)]
+    seqs = [synthetic_frames(4, b, seed=i) for i, b in enumerate(boxes)]
+    single = []
+    for b, frames in zip(boxes, seqs):
+        trk = Tracker(weights, SMALL, seed=3)
+        trk.initialize(frames[0], b)
+        single.append([trk.update(f) for f in frames[1:]])
+    batch = BatchTracker(weights, SMALL, seed=3, batch_size=2)
+    for slot, (b, frames) in enumerate(zip(boxes, seqs)):
+        batch.initialize(slot, frames[0], b)
+    # Slot 1 idles for one call: its state must not move.
+    idle = batch.update([seqs[0][1], None])
+    assert np.all(np.isnan(idle[1]))
+    np.testing.assert_allclose(idle[0], single[0][0], atol=1e-2)
+    out1 = [idle[0]]
+    out2 = []
+    for t in range(1, 3):
+        res = batch.update([seqs[0][t + 1], seqs[1][t]])
+        out1.append(res[0])
+        out2.append(res[1])
+    # Float tolerance: batched convolutions may sum in another order; 1e-2 px over a few frames.
+    np.testing.assert_allclose(np.array(out1), np.array(single[0][:3]), atol=1e-2)
+    np.testing.assert_allclose(np.array(out2), np.array(single[1][:2]), atol=1e-2)
+
+
+def test_target_leaving_the_frame_and_blank_frames(weights):
+    from track.api import Tracker
+
+    box = (130, 90, 20, 20)  # moves right/down out of the 160x120 frame
+    frames = synthetic_frames(4, box, seed=5, velocity=(12.0, 8.0))
+    frames.append(np.zeros(FRAME_HW + (3,), np.uint8))  # a black frame: constant features
+    trk = Tracker(weights, SMALL, seed=0)
+    trk.initialize(frames[0], box)
+    for frame in frames[1:]:
+        out = trk.update(frame)
+        assert np.all(np.isfinite(out)) and out[2] > 0 and out[3] > 0
+
+
+@pytest.mark.parametrize("box, shape, match", [
+    ((np.nan, 1, 10, 10), (120, 160, 3), "NaN"),
+    ((10, 10, 0, 10), (120, 160, 3), "<= 0"),
+    ((10, 10, 10, -3), (120, 160, 3), "<= 0"),
+    ((500, 10, 10, 10), (120, 160, 3), "outside"),
+    ((-30, 10, 10, 10), (120, 160, 3), "outside"),
+    ((0, 0, 1, 1), (1, 1, 3), "too small"),
+    ((1, 2, 3), (120, 160, 3), "4 values"),
+])
+def test_bad_initial_box(box, shape, match):
+    with pytest.raises(InputError, match=match):
+        atom.validate_init(shape, box)
+
+
+def test_box_larger_than_image_is_accepted():
+    assert atom.validate_init((120, 160, 3), (-10, -10, 300, 200)).tolist() == [-10, -10, 300, 200]
+
+
+def test_frame_size_change_and_channel_layouts(weights):
+    from track.api import Tracker, as_rgb
+
+    gray = np.zeros((5, 7), np.uint8)
+    assert as_rgb(gray).shape == (5, 7, 3)
+    assert as_rgb(np.zeros((5, 7, 4), np.uint8)).shape == (5, 7, 3)
+    with pytest.raises(InputError, match="expected an image"):
+        as_rgb(np.zeros((5, 7, 2)))
+    trk = Tracker(weights, SMALL, 0)
+    with pytest.raises(InputError, match="before initialize"):
+        trk.update(np.zeros(FRAME_HW + (3,), np.uint8))
+    frames = synthetic_frames(2, (20, 30, 16, 20))
+    trk.initialize(frames[0][:, :, 0], (20, 30, 16, 20))  # grayscale first frame
+    with pytest.raises(InputError, match="frame size changed"):
+        trk.update(np.zeros((100, 100, 3), np.uint8))
+    assert np.all(np.isfinite(trk.update(np.dstack([frames[1], np.full(FRAME_HW, 255, np.uint8)]))))  # RGBA
+
+
+def _cli(*argv):
+    from atom_jax.cli import main
+
+    return main(["track", *argv])
+
+
+def test_cli_bad_input_is_one_line(tmp_path, capsys):
+    import cv2
+
+    w = tmp_path / "w.npz"
+    w.write_bytes(b"")  # never opened: every case below fails first
+    out = str(tmp_path / "b.txt")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "0001.jpg").write_bytes(b"not an image")
+    good = tmp_path / "good"
+    good.mkdir()
+    cv2.imwrite(str(good / "0001.png"), np.zeros((40, 50, 3), np.uint8))
+    cases = [
+        (["--frames", str(tmp_path / "missing")], "frame folder not found"),
+        (["--frames", str(empty)], "no image frames"),
+        (["--frames", str(broken)], "0001.jpg: cannot read image"),
+        (["--video", str(tmp_path / "none.mp4")], "video file not found"),
+    ]
+    for source, message in cases:
+        assert _cli("--weights", str(w), *source, "--init", "1,1,5,5", "--out", out) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    for init, message in [("1,1,5", "4 numbers"), ("a,b,c,d", "x,y,w,h"), ("1,1,0,5", "<= 0"),
+                          ("100,100,5,5", "outside")]:
+        assert _cli("--weights", str(w), "--frames", str(good), "--init", init, "--out", out) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert _cli("--weights", str(w), "--frames", str(good), "--init", "1,1,5,5", "--out", out,
+                "--set", "bogus=1") == 2
+    assert "unknown tracker setting" in capsys.readouterr().err
+
+
+def test_default_tracker_on_shared_sequence_via_cli(reference_dir, sequences_dir, tmp_path):
+    """The whole default tracker, as a user runs it, on the first frames of Crossing and its tiny-target
+    UAV sequence (reduced config there: a second frame size means a second compilation)."""
+    import json
+    import shutil
+
+    from track.datasets import read_folder_sequence
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    seq = read_folder_sequence(sequences_dir / "Crossing")
+    for path in seq.frames[:8]:
+        shutil.copy(path, frames)
+    box = ",".join(str(v) for v in seq.init_box_xywh)
+    out, stats = tmp_path / "boxes.txt", tmp_path / "stats.json"
+    assert _cli("--weights", str(reference_dir / "atom_random_seed0.pth"), "--frames", str(frames),
+                "--init", box, "--out", str(out), "--json", str(stats), "--no-progress") == 0
+    boxes = np.loadtxt(out, delimiter="\t")
+    assert boxes.shape == (8, 4)
+    np.testing.assert_allclose(boxes[0], seq.init_box_xywh, atol=0.01)
+    for b in boxes:
+        assert_sane(b, (240, 360))
+    info = json.loads(stats.read_text())
+    assert info["frames"] == 8 and info["per_frame_mean_ms"] > 0 and info["compile_seconds"]["step"] > 0
