@@ -117,26 +117,57 @@ def init_backbone(key, layers: Sequence[str] = LAYERS) -> dict:
 # --- inference with BatchNorm folded into the convolutions ---------------------------------------------------
 
 
-def _folded(params, stats, conv: str, bn: str):
-    """Kernel and bias of ``conv`` followed by inference BatchNorm ``bn``."""
-    p_bn, s_bn = params[bn], stats[bn]
-    scale = p_bn["scale"] * jax.lax.rsqrt(s_bn["var"] + BN_EPS)
-    return params[conv]["kernel"] * scale, p_bn["bias"] - s_bn["mean"] * scale
+def fold_batchnorm(variables) -> dict:
+    """``{conv path: {"kernel", "bias"}}``: each convolution with the inference BatchNorm after it folded in.
+
+    Keys are ``conv1`` and ``layer2_0/conv1``-style paths (a block's ``downsample_0`` carries the folded
+    ``downsample_1``). Folding once, outside the per-frame function, saves a pass over the weights per call.
+    """
+    params, stats = variables["params"], variables["batch_stats"]
+
+    def fold(p, s, conv, bn):
+        scale = p[bn]["scale"] * jax.lax.rsqrt(s[bn]["var"] + BN_EPS)
+        return {"kernel": p[conv]["kernel"] * scale, "bias": p[bn]["bias"] - s[bn]["mean"] * scale}
+
+    folded = {"conv1": fold(params, stats, "conv1", "bn1")}
+    for name in params:
+        if name.startswith("layer"):
+            p, s = params[name], stats[name]
+            folded[f"{name}/conv1"] = fold(p, s, "conv1", "bn1")
+            folded[f"{name}/conv2"] = fold(p, s, "conv2", "bn2")
+            if "downsample_0" in p:
+                folded[f"{name}/downsample_0"] = fold(p, s, "downsample_0", "downsample_1")
+    return folded
 
 
 def _conv(x, kernel_bias, stride: int, pad: int):
-    kernel, bias = kernel_bias
-    y = jax.lax.conv_general_dilated(x, kernel, (stride, stride), _pad(pad),
+    y = jax.lax.conv_general_dilated(x, kernel_bias["kernel"], (stride, stride), _pad(pad),
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias
+    return y + kernel_bias["bias"]
 
 
-def _block_folded(params, stats, x, stride: int):
-    y = jax.nn.relu(_conv(x, _folded(params, stats, "conv1", "bn1"), stride, 1))
-    y = _conv(y, _folded(params, stats, "conv2", "bn2"), 1, 1)
-    if "downsample_0" in params:
-        x = _conv(x, _folded(params, stats, "downsample_0", "downsample_1"), stride, 0)
-    return jax.nn.relu(y + x)
+def backbone_features_folded(folded: dict, images, layers: Sequence[str] = ("layer2", "layer3")) -> dict:
+    """:func:`backbone_features` on weights already passed through :func:`fold_batchnorm`."""
+    layers = _check_layers(layers)
+    deepest = max(layers, key=LAYERS.index)
+    out = {}
+    x = jax.nn.relu(_conv(images, folded["conv1"], 2, 3))
+    out["conv1"] = x
+    if deepest != "conv1":
+        x = _max_pool_3x3_s2(x)
+        for layer in LAYERS[1:]:
+            for i in range(_BLOCKS_PER_LAYER):
+                name = f"{layer}_{i}"
+                stride = 2 if (i == 0 and layer != "layer1") else 1
+                y = jax.nn.relu(_conv(x, folded[f"{name}/conv1"], stride, 1))
+                y = _conv(y, folded[f"{name}/conv2"], 1, 1)
+                if f"{name}/downsample_0" in folded:
+                    x = _conv(x, folded[f"{name}/downsample_0"], stride, 0)
+                x = jax.nn.relu(y + x)
+            out[layer] = x
+            if layer == deepest:
+                break
+    return {name: out[name] for name in layers}
 
 
 def backbone_features(variables, images, layers: Sequence[str] = ("layer2", "layer3")) -> dict:
@@ -146,20 +177,4 @@ def backbone_features(variables, images, layers: Sequence[str] = ("layer2", "lay
     BatchNorm (running statistics, eps 1e-5) is folded into the preceding convolution, so this is one conv +
     bias (+ ReLU) per layer; it agrees with ``ResNet18.apply(..., train=False)`` to float32 rounding.
     """
-    layers = _check_layers(layers)
-    deepest = max(layers, key=LAYERS.index)
-    params, stats = variables["params"], variables["batch_stats"]
-    out = {}
-    x = jax.nn.relu(_conv(images, _folded(params, stats, "conv1", "bn1"), 2, 3))
-    out["conv1"] = x
-    if deepest != "conv1":
-        x = _max_pool_3x3_s2(x)
-        for layer in LAYERS[1:]:
-            for i in range(_BLOCKS_PER_LAYER):
-                name = f"{layer}_{i}"
-                stride = 2 if (i == 0 and layer != "layer1") else 1
-                x = _block_folded(params[name], stats[name], x, stride)
-            out[layer] = x
-            if layer == deepest:
-                break
-    return {name: out[name] for name in layers}
+    return backbone_features_folded(fold_batchnorm(variables), images, layers)
