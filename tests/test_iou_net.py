@@ -136,3 +136,23 @@ def test_forward_train_and_inference_modes(variables):
     # every running statistic moved towards a batch statistic
     old, new = flatten_tree(variables["batch_stats"]), flatten_tree(stats_train)
     assert set(old) == set(new) and all(not np.allclose(old[k], new[k]) for k in old)
+
+
+@pytest.mark.reference
+def test_pytracking_recorded_iou_features_and_modulation(reference_dir):
+    """From pytracking's recorded backbone features of the identity sample: its recorded IoU-Net test-branch
+    features and modulation vectors, with the shared checkpoint converted on the fly."""
+    from atom_jax.weights import load_weights
+
+    weights = load_weights(reference_dir / "atom_random_seed0.pth")
+    with np.load(reference_dir / "crossing_frame1.npz", allow_pickle=False) as npz:
+        rec = {k: npz[k] for k in npz.files}
+    feat = {"layer2": rec["backbone_layer2_aug0to2"][:1].transpose(0, 2, 3, 1),
+            "layer3": rec["backbone_layer3_all_aug"][:1].transpose(0, 2, 3, 1)}
+    rel = lambda a, b: float(np.linalg.norm(np.asarray(a) - b) / np.linalg.norm(b))
+    c3, c4 = jax.jit(get_iou_feat)(weights["iou_net"], feat)
+    assert rel(c3, rec["iou_feat_c3_aug0"].transpose(0, 2, 3, 1)) < 1e-5
+    assert rel(c4, rec["iou_feat_c4_aug0"].transpose(0, 2, 3, 1)) < 1e-5
+    m3, m4 = jax.jit(get_modulation)(weights["iou_net"], feat, rec["iou_target_box"][None])
+    assert rel(m3[0], rec["modulation_fc34_3r"].reshape(-1)) < 1e-5
+    assert rel(m4[0], rec["modulation_fc34_4r"].reshape(-1)) < 1e-5
