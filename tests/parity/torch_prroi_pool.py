@@ -81,20 +81,26 @@ def prroi_pool2d_torch(features_nchw, rois, pooled_h: int, pooled_w: int, spatia
     area = bin_w * bin_h
     nonempty = area > 0
     wy = wy * torch.where(nonempty, 1.0 / torch.where(nonempty, area, torch.ones_like(area)), 0.0)[:, None, None]
-    box_index = torch.arange(n_boxes, device=rois.device)
     channels_last = (features_nchw.is_contiguous(memory_format=torch.channels_last)
                      and not features_nchw.is_contiguous())
+    wy_flat = wy.reshape(n_boxes * pooled_h, height)
     if channels_last:
-        # Rows first: (K*ph, H) @ (H, W*C) per image on the (B, H, W, C) storage, then keep each box's image.
+        # (K*ph, H) @ (H, W*C) per image on the (B, H, W, C) storage: rows (B, K, ph, W, C).
         maps = features_nchw.permute(0, 2, 3, 1).reshape(n_images, height, width * channels)
-        rows = torch.matmul(wy.reshape(n_boxes * pooled_h, height), maps)
-        rows = rows.view(n_images, n_boxes, pooled_h, width, channels)[batch_index, box_index]
+        rows = torch.matmul(wy_flat, maps).view(n_images, n_boxes, pooled_h, width, channels)
+        rows = _own_image(rows, batch_index)                               # (K, ph, W, C)
         return torch.matmul(wx[:, None], rows).permute(0, 3, 1, 2)        # (K, ph, pw, C) -> (K, C, ph, pw)
-    # Columns first: (C*H, W) @ (W, K*pw) per image on the NCHW storage, then keep each box's image.
-    cols = torch.matmul(features_nchw.reshape(n_images, channels * height, width),
-                        wx.reshape(n_boxes * pooled_w, width).t())
-    cols = cols.view(n_images, channels, height, n_boxes, pooled_w)[batch_index, :, :, box_index]
-    return torch.matmul(wy[:, None], cols)                                 # (K, C, ph, pw)
+    # (K*ph, H) @ (H, W) per image and channel on the NCHW storage: rows (B, C, K, ph, W).
+    rows = torch.matmul(wy_flat, features_nchw).view(n_images, channels, n_boxes, pooled_h, width)
+    rows = _own_image(rows.transpose(1, 2), batch_index)                   # (K, C, ph, W)
+    return torch.matmul(rows, wx.transpose(1, 2)[:, None])                 # (K, C, ph, pw)
+
+
+def _own_image(per_image, batch_index):
+    """``per_image[batch_index[k], k]`` for every box ``k``: ``(B, K, ...)`` -> ``(K, ...)``."""
+    if per_image.shape[0] == 1:
+        return per_image[0]
+    return per_image[batch_index, torch.arange(per_image.shape[1], device=per_image.device)]
 
 
 __all__ = ["prroi_pool2d_torch"]
