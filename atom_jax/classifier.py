@@ -65,21 +65,23 @@ def same_padding(kernel_size: int) -> tuple[int, int]:
 def conv_same(x: jax.Array, w: jax.Array) -> jax.Array:
     """Cross-correlation of ``x`` (N, H, W, C) with ``w`` (kh, kw, C, O) and pytracking's 'same' padding.
 
-    Computed as one GEMM ``x @ w`` to ``(N, H, W, kh*kw*O)`` followed by a zero-padded shift-and-add of the
-    kh*kw tap maps; returns (N, H, W, O).
+    Computed as one GEMM ``x @ w`` giving a response map per kernel tap, laid out tap-major
+    ``(kh*kw, O, N, H, W)``, then a zero-padded shift-and-add of the kh*kw tap maps; returns (N, H, W, O).
+    (On CPU this is several times faster than ``lax.conv_general_dilated`` for one output channel, also in
+    its derivatives.)
     """
     n, h, wd, c = x.shape
     kh, kw, _, o = w.shape
-    t = jnp.dot(x.reshape(-1, c), jnp.transpose(w, (2, 0, 1, 3)).reshape(c, kh * kw * o))
-    t = t.reshape(n, h, wd, kh, kw, o)
+    wmat = jnp.transpose(w, (2, 0, 1, 3)).reshape(c, kh * kw * o)
+    t = jnp.dot(x.reshape(-1, c), wmat).T.reshape(kh * kw, o, n, h, wd)
     (pt, pb), (pl, pr) = same_padding(kh), same_padding(kw)
-    t = jnp.pad(t, ((0, 0), (pt, pb), (pl, pr), (0, 0), (0, 0), (0, 0)))
+    t = jnp.pad(t, ((0, 0), (0, 0), (0, 0), (pt, pb), (pl, pr)))
     out = None
     for a in range(kh):
         for b in range(kw):
-            tap = t[:, a : a + h, b : b + wd, a, b, :]
+            tap = t[a * kw + b, :, :, a : a + h, b : b + wd]
             out = tap if out is None else out + tap
-    return out
+    return jnp.moveaxis(out, 0, -1)
 
 
 def project(x: jax.Array, projection: jax.Array, act: Activation = PROJECTION_ACTIVATION) -> jax.Array:
