@@ -27,8 +27,9 @@ from jax import lax
 from atom_jax.errors import InputError
 
 # Up to this many images, boxes are routed to their image by a one-hot matrix product (no gather of a
-# (K, H, W, C) copy of the features); above it, features are gathered per box.
+# (K, H, W, C) copy of the features); above it, features are gathered per box, this many boxes at a time.
 _ONE_HOT_MAX_IMAGES = 4
+_GATHER_CHUNK = 32
 # Full float32 products also on accelerators that default to reduced-precision matmuls (TF32, bf16 passes).
 _PRECISION = lax.Precision.HIGHEST
 
@@ -136,8 +137,14 @@ def prroi_pool2d(features, batch_idx, boxes_xyxy, pooled_hw, spatial_scale):
         wy_routed = (one_hot[:, None, :, None] * wy[:, :, None, :]).reshape(n_boxes * ph, n_images * height)
         rows = jnp.matmul(wy_routed, features.reshape(n_images * height, width * channels), precision=_PRECISION)
     else:
-        per_box = features[batch_idx].reshape(n_boxes, height, width * channels)
-        rows = lax.dot_general(wy, per_box, (((2,), (1,)), ((0,), (0,))), precision=_PRECISION)
+        # Gather each box's image, a chunk of boxes at a time, so memory stays at chunk x (H, W, C).
+        maps = features.reshape(n_images, height, width * channels)
+
+        def pool_rows(args):
+            image, weights = args
+            return jnp.matmul(weights, maps[image], precision=_PRECISION)
+
+        rows = lax.map(pool_rows, (batch_idx, wy), batch_size=_GATHER_CHUNK)
     return _pool_columns(wx, rows.reshape(n_boxes, ph, width, channels))
 
 

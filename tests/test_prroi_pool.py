@@ -216,12 +216,12 @@ def test_feature_gradients_are_the_transposed_reference_kernel():
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_many_images_and_grouped_layout_agree_with_the_one_hot_path():
+def test_many_images_gathered_in_chunks_and_grouped_layout():
     rng = np.random.default_rng(9)
     features = rng.standard_normal((6, 7, 9, 3))
-    corner = rng.uniform(-2, 10, (6, 3, 2))
-    boxes = np.concatenate([corner, corner + rng.uniform(0.5, 8, (6, 3, 2))], -1)
-    batch_idx = np.repeat(np.arange(6), 3)
+    corner = rng.uniform(-2, 10, (6, 7, 2))    # 42 boxes: more than one gather chunk, with a remainder
+    boxes = np.concatenate([corner, corner + rng.uniform(0.5, 8, (6, 7, 2))], -1)
+    batch_idx = np.repeat(np.arange(6), 7)
     want = reference_pool(features, batch_idx, boxes.reshape(-1, 4), (2, 2), 0.75)
     with jax.enable_x64(True):
         gathered = pool_jit(jnp.asarray(features), batch_idx, jnp.asarray(boxes.reshape(-1, 4)), (2, 2), 0.75)
@@ -229,6 +229,17 @@ def test_many_images_and_grouped_layout_agree_with_the_one_hot_path():
                                                                         (2, 2), 0.75)
     np.testing.assert_allclose(np.asarray(gathered), want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(np.asarray(grouped).reshape(want.shape), want, rtol=1e-12, atol=1e-12)
+    cotangent = rng.standard_normal(want.shape)
+    with jax.enable_x64(True):
+        def loss_gathered(f, b):
+            return jnp.sum(prroi_pool2d(f, batch_idx, b.reshape(-1, 4), (2, 2), 0.75) * cotangent)
+
+        def loss_grouped(f, b):
+            return jnp.sum(prroi_pool2d_grouped(f, b, (2, 2), 0.75).reshape(cotangent.shape) * cotangent)
+
+        args = (jnp.asarray(features), jnp.asarray(boxes))
+        for got, want_grad in zip(grad_jit(loss_gathered, (0, 1))(*args), grad_jit(loss_grouped, (0, 1))(*args)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want_grad), rtol=1e-12, atol=1e-12)
 
 
 def test_float32_jit_and_dtype():
