@@ -119,6 +119,9 @@ def prroi_pool2d(features, batch_idx, boxes_xyxy, pooled_hw, spatial_scale):
 
     Returns:
       ``(K, ph, pw, C)`` in the features' dtype (or wider if the boxes are wider).
+
+    With more than a few images and the same number of boxes on each, :func:`prroi_pool2d_grouped` is the
+    faster form (no per-box gather of the features).
     """
     features, boxes_xyxy = jnp.asarray(features), jnp.asarray(boxes_xyxy)
     batch_idx = jnp.asarray(batch_idx)
