@@ -101,6 +101,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=200, help="timed calls per variant (default 200)")
     parser.add_argument("--boxes", type=int, default=10, help="boxes per frame (default 10)")
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="torch.set_num_threads for PyTorch (default 0: leave PyTorch's default)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "prroi_pool.json"))
     args = parser.parse_args(argv)
 
@@ -112,6 +114,8 @@ def main(argv=None):
         torch = None
         print("PyTorch not installed: timing JAX only (no ratios).")
     if torch is not None:
+        if args.torch_threads > 0:
+            torch.set_num_threads(args.torch_threads)
         for label, cl in (("torch", False), ("torch channels-last", True)):
             variants.update({(label, k): fn for k, fn in torch_variants(torch, feats, boxes, cots, cl).items()})
     timings = time_round_robin(variants, args.repeats)
