@@ -239,9 +239,10 @@ def _refine_branch(weights, config: TrackerConfig, state: TrackerState, feats, l
             jnp.where(ok, new_center, state.center_iounet_xy))
 
 
-@partial(jax.jit, static_argnames=("config",))
+@partial(jax.jit, static_argnames=("config",), donate_argnames=("state",))
 def step(weights, config: TrackerConfig, state: TrackerState, image):
-    """Track one frame: ``(new_state, box_xywh (4,), aux)``; aux holds ``max_score``, ``flag`` (int32, see
+    """Track one frame: ``(new_state, box_xywh (4,), aux)``. ``state`` is donated (its buffers are reused for
+    the new state, so the sample memory is updated in place): do not use it after the call. aux holds ``max_score``, ``flag`` (int32, see
     :data:`atom_jax.localize.FLAG_NAMES`), ``translation_xy``, ``scale_ind`` and ``updated`` (filter trained)."""
     d = derived(config)
     key, k_box = jax.random.split(state.key)
@@ -322,7 +323,7 @@ def step(weights, config: TrackerConfig, state: TrackerState, image):
     return new_state, center_size_to_xywh(center, size), aux
 
 
-@partial(jax.jit, static_argnames=("config",))
+@partial(jax.jit, static_argnames=("config",), donate_argnames=("states",))
 def step_batch(weights, config: TrackerConfig, states: TrackerState, images, active):
     """:func:`step` over a batch: ``states`` with a leading axis B, ``images`` (B, H, W, 3), ``active`` (B,)
     bool; inactive slots keep their state. Returns ``(states, boxes (B, 4), aux)``."""
