@@ -214,7 +214,10 @@ def _shift_replicate(x, d_y, d_x):
     """
     h, w = x.shape[:2]
     padded = jnp.pad(x, ((h, h), (w, w), (0, 0)), mode="edge")
-    return jax.lax.dynamic_slice(padded, (h + d_y, w + d_x, 0), x.shape)    # start clamps like the indices
+    # Clamping the start reproduces the clamped indices (beyond the pad everything is the edge). Explicit,
+    # because dynamic_slice reads negative starts from the end.
+    start_y, start_x = jnp.clip(h + d_y, 0, 2 * h), jnp.clip(w + d_x, 0, 2 * w)
+    return jax.lax.dynamic_slice(padded, (start_y, start_x, 0), x.shape)
 
 
 def _blur(patch, offsets, p, output_hw):

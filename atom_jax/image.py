@@ -124,8 +124,8 @@ def sample_patch(image, center_xy, sample_size_wh, output_hw):
       image: ``(H, W, C)`` uint8 or float image (values 0..255).
       center_xy: ``(2,)`` centre ``(x, y)`` in image pixels, pytracking's ``pos`` (unrounded: it is
         truncated here, as pytracking does). May be traced.
-      sample_size_wh: ``(2,)`` size ``(w, h)`` of the region in image pixels (``scale * sample_sz``). May be
-        traced.
+      sample_size_wh: ``(2,)`` size ``(w, h)`` of the region in image pixels (``scale * sample_sz``), or a
+        scalar for a square region. May be traced.
       output_hw: static ``(h, w)`` of the output patch.
     Returns:
       ``(patch, geometry)``: ``patch`` float32 ``(h, w, C)`` in 0..255 and a :class:`PatchGeometry`.
@@ -134,7 +134,7 @@ def sample_patch(image, center_xy, sample_size_wh, output_hw):
     out_h, out_w = (int(v) for v in output_hw)
     img = jnp.asarray(image, jnp.float32)
     center_xy = jnp.asarray(center_xy, jnp.float32)
-    size_wh = jnp.asarray(sample_size_wh, jnp.float32)
+    size_wh = jnp.broadcast_to(jnp.asarray(sample_size_wh, jnp.float32), (2,))   # a scalar: square region
     posl = _trunc_int(center_xy)
     resize_factor = jnp.min(size_wh / jax.lax.optimization_barrier(jnp.asarray([out_w, out_h], jnp.float32)))
     df = jnp.maximum(jnp.floor(resize_factor - 0.1), 1.0).astype(jnp.int32)
