@@ -137,7 +137,10 @@ def sample_patch(image, center_xy, sample_size_wh, output_hw):
     size_wh = jnp.broadcast_to(jnp.asarray(sample_size_wh, jnp.float32), (2,))   # a scalar: square region
     posl = _trunc_int(center_xy)
     resize_factor = jnp.min(size_wh / jax.lax.optimization_barrier(jnp.asarray([out_w, out_h], jnp.float32)))
-    df = jnp.maximum(jnp.floor(resize_factor - 0.1), 1.0).astype(jnp.int32)
+    # int(resize_factor - 0.1) as pytracking evaluates it in float64: no float32 lies in [0.1, fl32(0.1)), so
+    # comparing the (exact) fractional part with fl32(0.1) decides it without a float32 subtraction's rounding.
+    whole = jnp.floor(resize_factor)
+    df = jnp.maximum(whole - (resize_factor - whole < jnp.float32(0.1)), 1.0).astype(jnp.int32)
 
     x0, x1, wx0, wx1, tlx, brx, ncx = _axis_taps(posl[0], size_wh[0], img.shape[1], out_w, df)
     y0, y1, wy0, wy1, tly, bry, ncy = _axis_taps(posl[1], size_wh[1], img.shape[0], out_h, df)
