@@ -37,11 +37,11 @@ def parse_overrides(items) -> dict[str, str]:
     return {name.strip(): value.strip() for name, _, value in pairs}
 
 
-def _progress(total, desc, enabled, position=0, leave=True):
+def _progress(total, desc, enabled, position=0, leave=True, unit="seq"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not enabled, position=position, leave=leave, unit="frame"
-                if "frame" in desc else "seq", dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, disable=not enabled, position=position, leave=leave, unit=unit,
+                dynamic_ncols=True)
 
 
 def track_sequence(tracker, seq, frame_bar=None) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +88,7 @@ def evaluate(sequences, tracker: str, results_dir, *, weights=None, overrides=No
 def _run_single(todo, tracker, folder, weights, overrides, seed, progress, desc, report):
     seq_bar = _progress(len(todo), desc, progress)
     for seq in todo:
-        frame_bar = _progress(len(seq), f"{seq.name} frames", progress, position=1, leave=False)
+        frame_bar = _progress(len(seq), seq.name, progress, position=1, leave=False, unit="frame")
         try:
             trk = baselines.make_tracker(tracker, weights, overrides, seed)
             boxes, times = track_sequence(trk, seq, frame_bar)
@@ -108,7 +108,7 @@ def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progres
     trk = baselines.make_batch_tracker(tracker, weights, overrides, seed, batch)
     pending = list(todo)
     seq_bar = _progress(len(todo), desc, progress)
-    frame_bar = _progress(sum(len(s) for s in todo), "frames", progress, position=1)
+    frame_bar = _progress(sum(len(s) for s in todo), "frames", progress, position=1, unit="frame")
     slots = [None] * batch  # per slot: [seq, frame iterator, boxes, times, next frame index]
 
     def load(slot):
