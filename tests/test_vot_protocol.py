@@ -84,3 +84,34 @@ def test_eao_curve_hand_computed():
                            burnin=1, eao_range=(1, 2))
     assert summary["accuracy"] == 1.0 and summary["robustness"] == 1.0
     assert summary["eao"] == pytest.approx(1.0)  # one failed segment [init, 1.0]: curve 1.0 at lengths 1, 2
+
+
+def test_reset_protocol_cli_resumes_and_scores(tmp_path, capsys):
+    import cv2
+
+    from atom_jax import cli
+
+    # a VOT-layout sequence: a square that jumps away at frame 6, so the static tracker fails there
+    seq = tmp_path / "vot" / "jump"
+    (seq / "color").mkdir(parents=True)
+    rows = []
+    for i in range(30):
+        x = 10 if i < 6 else 60
+        img = np.zeros((60, 90, 3), np.uint8)
+        img[10:30, x:x + 20] = 255
+        cv2.imwrite(str(seq / "color" / f"{i + 1:08d}.jpg"), img)
+        rows.append(f"{x},10,{x + 20},10,{x + 20},30,{x},30")
+    (seq / "groundtruth.txt").write_text("\n".join(rows) + "\n")
+    (tmp_path / "vot" / "list.txt").write_text("jump\n")
+    args = ["eval", "--dataset", "vot", "--root", str(tmp_path / "vot"), "--tracker", "static", "--protocol",
+            "reset", "--results", str(tmp_path / "res"), "--no-progress", "--eao-range", "1,5", "--runs", "2"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "tracked 2, already done 0" in out
+    kinds, _ = vp.parse_trajectory((tmp_path / "res" / "jump" / "jump_001.txt").read_text())
+    assert kinds[6] == vp.FAILURE and kinds[11] == vp.INITIALIZATION and (kinds[7:11] == vp.UNKNOWN).all()
+    assert cli.main(args) == 0 and "tracked 0, already done 2" in capsys.readouterr().out
+    assert cli.main(["score", "--dataset", "vot", "--root", str(tmp_path / "vot"), "--protocol", "reset",
+                     "--results", str(tmp_path / "res"), "--eao-range", "1,5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].split()[:3] == ["overall", "1.000", "1.000"]  # frames 21-29 (after burn-in) exact; one failure
