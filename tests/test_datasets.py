@@ -150,6 +150,15 @@ def test_nfs_lasot_layouts(tmp_path):
     [bee] = load_dataset("nfs", tmp_path / "nfs")
     assert bee.name == "nfs_bee" and len(bee) == 45 and bee.frames[-1].endswith("sequences/bee/00045.jpg")
 
+    # the layout as distributed: 240 fps annotation lines beside the 30 fps frames
+    _touch_frames(tmp_path / "nfs_orig" / "bee" / "30" / "bee", range(1, 6), 5)
+    lines = [f'1 {10 + i} 20 {30 + i} 50 {i + 1} 0 0 0 "bee"' for i in range(40)]
+    (tmp_path / "nfs_orig" / "bee" / "30" / "bee.txt").write_text("\n".join(lines) + "\n")
+    [orig] = load_dataset("nfs", tmp_path / "nfs_orig")
+    assert orig.name == "nfs_bee" and len(orig) == 5
+    np.testing.assert_array_equal(orig.ground_truth_xywh[:, 0], [10, 18, 26, 34, 42])
+    np.testing.assert_array_equal(orig.ground_truth_xywh[0], [10, 20, 20, 30])
+
     seq = tmp_path / "lasot" / "cat" / "cat-1"
     _touch_frames(seq / "img", [1], 8)
     _write_boxes(seq / "groundtruth.txt", 4)

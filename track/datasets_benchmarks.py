@@ -88,8 +88,13 @@ def read_uav123_10fps(root) -> list[Sequence]:
 
 
 def read_nfs(root) -> list[Sequence]:
-    """NFS at 30 fps in pytracking's layout: ``sequences/<name>/00001.jpg``, ``anno/nfs_<name>.txt``."""
+    """NFS at 30 fps, in pytracking's layout (``sequences/<name>/00001.jpg``, ``anno/nfs_<name>.txt``) or as
+    distributed (``<name>/30/<name>/00001.jpg`` with ``<name>/30/<name>.txt``, whose lines
+    ``id xmin ymin xmax ymax frame lost occluded generated "label"`` may be the 240 fps track: then every 8th
+    line is a 30 fps frame). Names get pytracking's ``nfs_`` prefix."""
     root = pathlib.Path(root)
+    if not (root / "anno").is_dir():
+        return _read_nfs_original(root)
     out = []
     for entry in tables.NFS:
         name, last = entry.split(":")
@@ -100,6 +105,40 @@ def read_nfs(root) -> list[Sequence]:
         frames = _numbered_frames(root / "sequences" / name, 1, int(last), 5, "jpg")
         _check_lengths(name, frames, gt, gt_path)
         out.append(Sequence("nfs_" + name, "nfs", frames, gt))
+    return out
+
+
+def _nfs_original_boxes(path: pathlib.Path) -> np.ndarray:
+    rows = []
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            x1, y1, x2, y2 = (float(v) for v in fields[1:5])
+        except ValueError:
+            raise InputError(f"{path}:{lineno}: expected 'id xmin ymin xmax ymax ...'") from None
+        rows.append((x1, y1, x2 - x1, y2 - y1))
+    if not rows:
+        raise InputError(f"{path}: no data")
+    return np.asarray(rows)
+
+
+def _read_nfs_original(root: pathlib.Path) -> list[Sequence]:
+    out = []
+    for entry in tables.NFS:
+        name = entry.split(":")[0]
+        gt_path = root / name / "30" / f"{name}.txt"
+        if not gt_path.is_file():
+            continue
+        frames = list_images(root / name / "30" / name)
+        gt = _nfs_original_boxes(gt_path)
+        if len(gt) != len(frames) and abs(len(gt) / max(len(frames), 1) - 8) < 1:
+            gt = gt[::8]  # annotated at 240 fps
+        if abs(len(gt) - len(frames)) > 1:
+            raise InputError(f"{gt_path}: {len(gt)} boxes for the {len(frames)} frames of {name}")
+        n = min(len(gt), len(frames))
+        out.append(Sequence("nfs_" + name, "nfs", tuple(frames[:n]), gt[:n]))
     return out
 
 
