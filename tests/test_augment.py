@@ -155,3 +155,18 @@ def test_init_augmentations_rejects_bad_input():
         A.init_augmentations(image, (5.0, 5.0), 1.0, (A.Transform("fliplr"),), np.zeros((1, 2)), (4, 4))
     with pytest.raises(InputError, match="shape"):
         A.init_augmentations(image, (5.0, 5.0), 1.0, (A.Transform("identity"),), np.zeros((2, 2)), (4, 4))
+
+
+def test_vmap_over_sequences_equals_single():
+    """The tracker vmaps over sequences: under vmap the switch runs every branch, the result must not change."""
+    image = RNG.integers(0, 256, (50, 70, 3)).astype(np.uint8)
+    ts = (A.Transform("identity"), A.Transform("fliplr", (), True), A.Transform("blur", (1.0, 0.5), True),
+          A.Transform("rotate", (10.0,), True))
+    centers, scales = jnp.asarray([[30.2, 20.7], [3.0, 48.0]]), jnp.asarray([1.3, 2.6])
+    shifts = jnp.stack([A.draw_random_shifts(jax.random.PRNGKey(i), ts, (16, 16)) for i in range(2)])
+    batched = jax.jit(jax.vmap(lambda c, s, r: A.init_augmentations(image, c, s, ts, r, (16, 16)).images))
+    out = batched(centers, scales, shifts)
+    single = jax.jit(lambda c, s, r: A.init_augmentations(image, c, s, ts, r, (16, 16)).images)
+    for i in range(2):
+        np.testing.assert_allclose(np.asarray(out[i]), np.asarray(single(centers[i], scales[i], shifts[i])),
+                                   atol=1e-4)
