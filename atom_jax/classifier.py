@@ -66,22 +66,18 @@ def conv_same(x: jax.Array, w: jax.Array) -> jax.Array:
     """Cross-correlation of ``x`` (N, H, W, C) with ``w`` (kh, kw, C, O) and pytracking's 'same' padding.
 
     Computed as one GEMM ``x @ w`` giving a response map per kernel tap, laid out tap-major
-    ``(kh*kw, O, N, H, W)``, then a zero-padded shift-and-add of the kh*kw tap maps; returns (N, H, W, O).
-    (On CPU this is several times faster than ``lax.conv_general_dilated`` for one output channel, also in
-    its derivatives.)
+    ``(kh, kw, O*N, H, W)``, zero-padded, then a separable shift-and-add (over kernel columns, then rows);
+    returns (N, H, W, O). On CPU this runs, derivatives included, at about the cost of the GEMM, several
+    times faster than ``lax.conv_general_dilated`` for one output channel.
     """
     n, h, wd, c = x.shape
     kh, kw, _, o = w.shape
-    wmat = jnp.transpose(w, (2, 0, 1, 3)).reshape(c, kh * kw * o)
-    t = jnp.dot(x.reshape(-1, c), wmat).T.reshape(kh * kw, o, n, h, wd)
-    (pt, pb), (pl, pr) = same_padding(kh), same_padding(kw)
-    t = jnp.pad(t, ((0, 0), (0, 0), (0, 0), (pt, pb), (pl, pr)))
-    out = None
-    for a in range(kh):
-        for b in range(kw):
-            tap = t[a * kw + b, :, :, a : a + h, b : b + wd]
-            out = tap if out is None else out + tap
-    return jnp.moveaxis(out, 0, -1)
+    taps = jnp.transpose(w, (0, 1, 3, 2)).reshape(kh * kw * o, c)  # rows (a, b, o); this GEMM form is fastest
+    t = jnp.dot(x.reshape(-1, c), taps.T).T.reshape(kh, kw, o * n, h, wd)
+    t = jnp.pad(t, ((0, 0), (0, 0), (0, 0), same_padding(kh), same_padding(kw)))
+    rows = sum(t[:, b, :, :, b : b + wd] for b in range(kw))  # (kh, O*N, H + kh - 1, W)
+    out = sum(rows[a, :, a : a + h, :] for a in range(kh))  # (O*N, H, W)
+    return jnp.moveaxis(out.reshape(o, n, h, wd), 0, -1)
 
 
 def project(x: jax.Array, projection: jax.Array, act: Activation = PROJECTION_ACTIVATION) -> jax.Array:
