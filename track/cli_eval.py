@@ -27,7 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first run")
     parser.add_argument("--batch", type=int, default=1, help="sequences tracked in lockstep (vmapped ATOM)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="ATOM setting override (repeatable), e.g. --set num_init_random_samples=0")
+                        help="ATOM setting override (repeatable), e.g. --set num_init_random_samples=0; "
+                             "ignored by the OpenCV baselines")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-score", action="store_true", help="do not print the metrics afterwards")
     parser.add_argument("--markdown", action="store_true", help="print the final table as Markdown")
@@ -58,7 +59,7 @@ def run(args) -> int:
     folders = {t: args.results / t if len(trackers) > 1 else args.results for t in trackers}
     rows, status = {}, 0
     for name, folder in folders.items():
-        opts = overrides if name == "atom" else {}  # --set configures ATOM; the baselines take none
+        opts = {} if name in baselines.OPENCV_TRACKERS else overrides  # OpenCV's trackers take no settings
         if args.protocol == "reset":
             _run_reset(args, name, folder, sequences, opts)
             continue
