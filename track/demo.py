@@ -25,14 +25,16 @@ import numpy as np
 
 from atom_jax.errors import InputError
 
-DEMO_WEIGHTS = pathlib.Path(__file__).resolve().parents[1] / "atom_jax" / "weights" / "demo.npz"
+import atom_jax
+
+DEMO_WEIGHTS = pathlib.Path(atom_jax.__file__).resolve().parent / "weights" / "demo.npz"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     parser.add_argument("--weights", default=None, help="weights file (default: the bundled demo weights)")
     parser.add_argument("--seed", type=int, default=0, help="which synthetic sequence to generate")
-    parser.add_argument("--frames", type=int, default=150, help="sequence length")
+    parser.add_argument("--frames", type=int, default=100, help="sequence length")
     parser.add_argument("--no-video", action="store_true", help="skip writing demo.mp4")
     parser.add_argument("--no-csrt", action="store_true", help="do not run the CSRT comparison")
 
