@@ -23,6 +23,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from atom_jax.backbone import init_backbone as bb_init
 from atom_jax.errors import InputError
 from train import pipeline
 from train import train as T
@@ -57,6 +58,11 @@ def export_weights(cfg: dict, weights: dict, path: pathlib.Path, meta: dict | No
 
     host = jax.tree_util.tree_map(T.host_value, weights)
     keep_backbone = cfg["train_backbone"] or cfg["export_backbone"] or bool(cfg["init"].get("backbone_weights"))
+    if keep_backbone and "layer4_0" not in host["backbone"]["params"]:
+        # Training builds the backbone up to layer3 only; a weights file holds the whole ResNet-18, so layer4
+        # (unused by ATOM) comes from the same seeded initialisation.
+        full = jax.tree_util.tree_map(np.asarray, bb_init(jax.random.PRNGKey(cfg["init"]["backbone_seed"])))
+        host["backbone"] = {c: {**full[c], **host["backbone"][c]} for c in ("params", "batch_stats")}
     parts = {"iou_net": host["iou_net"], **({"backbone": host["backbone"]} if keep_backbone else {})}
     info = {"trained_by": "atom-jax train", "config": cfg.get("name", ""),
             "backbone_init_seed": None if keep_backbone else cfg["init"]["backbone_seed"], **(meta or {})}
