@@ -137,9 +137,15 @@ class _Unpickler(pickle.Unpickler):
 def _materialize(obj, arrays: dict, source: str):
     """Replace every ``_TensorRef`` in nested dicts/lists/tuples by its array."""
     if isinstance(obj, _TensorRef):
+        if obj.storage_key not in arrays:
+            raise InputError(f"{source}: tensor refers to an unknown storage {obj.storage_key!r:.50}")
         flat = arrays[obj.storage_key]
-        if any(s < 0 for s in obj.stride) or obj.offset < 0:
-            raise InputError(f"{source}: tensor with negative stride or offset")
+        if not all(type(n) is int for n in obj.size + obj.stride) or len(obj.size) != len(obj.stride):
+            raise InputError(f"{source}: malformed tensor size {obj.size!r:.100} / stride {obj.stride!r:.100}")
+        if any(s < 0 for s in obj.stride + obj.size) or obj.offset < 0:
+            raise InputError(f"{source}: tensor with negative size, stride or offset")
+        if int(np.prod(obj.size, dtype=np.float64)) > max(flat.size, 1) * 64:  # e.g. stride-0 expansions
+            raise InputError(f"{source}: tensor of size {obj.size} is implausibly large for its storage")
         extent = obj.offset + sum((n - 1) * s for n, s in zip(obj.size, obj.stride)) + 1
         if min(obj.size, default=1) > 0 and extent > flat.size:
             raise InputError(f"{source}: tensor of size {obj.size} reaches beyond its storage ({flat.size} elements)")

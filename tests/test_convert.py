@@ -234,3 +234,41 @@ def test_shared_checkpoint_converts(reference_dir, tmp_path):
         raw = np.frombuffer(zf.read("atom_random_seed0/data/0"), np.float32).reshape(64, 3, 7, 7)
     np.testing.assert_array_equal(np.asarray(weights["backbone"]["params"]["conv1"]["kernel"]),
                                   raw.transpose(2, 3, 1, 0))
+
+
+def _crafted_zip(torch, path, size, stride):
+    """A torch-style zip whose one tensor has the given size/stride over a 4-element float storage."""
+    import collections
+    import io
+
+    class Storage:
+        pass
+
+    class Tensor:
+        pass
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", 4) if isinstance(obj, Storage) else None
+
+        def reducer_override(self, obj):
+            if isinstance(obj, Tensor):
+                return torch._utils._rebuild_tensor_v2, (Storage(), 0, size, stride, False, collections.OrderedDict())
+            return NotImplemented
+
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump({"w": Tensor()})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", buf.getvalue())
+        zf.writestr("archive/data/0", np.arange(4, dtype=np.float32).tobytes())
+
+
+def test_crafted_tensor_geometry_is_checked(tmp_path, torch):
+    _crafted_zip(torch, tmp_path / "ok.pth", (2, 2), (1, 2))
+    np.testing.assert_array_equal(load_pth(tmp_path / "ok.pth")["w"], [[0, 2], [1, 3]])
+    _crafted_zip(torch, tmp_path / "far.pth", (2, 2), (1, 100))
+    with pytest.raises(InputError, match="reaches beyond its storage"):
+        load_pth(tmp_path / "far.pth")
+    _crafted_zip(torch, tmp_path / "huge.pth", (100000, 100000), (0, 0))
+    with pytest.raises(InputError, match="implausibly large"):
+        load_pth(tmp_path / "huge.pth")
