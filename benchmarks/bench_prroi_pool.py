@@ -4,8 +4,8 @@ The workload is the IoU-Net's during tracking: 10 boxes on one 288 x 288 frame, 
 (layer2: 36 x 36 x 256 at 1/8 into 5 x 5 bins; layer3: 18 x 18 x 256 at 1/16 into 3 x 3 bins). Timed:
 forward only; forward + backward with respect to the features and the boxes (training-like); forward +
 backward with respect to the boxes only (the tracker's IoU refinement). PyTorch runs with NCHW features in the
-default (contiguous) and channels-last memory formats. Variants are timed round-robin, one call each per round,
-so load from other processes spreads over all of them; the table shows the min and the median per call.
+default (contiguous) and channels-last memory formats. Variants are timed in interleaved blocks of calls, so
+load from other processes spreads over all of them; the table shows the min and the median per call.
 
     python benchmarks/bench_prroi_pool.py --repeats 200
 
@@ -84,16 +84,23 @@ def torch_variants(torch, feats, boxes, cots, channels_last):
             "fwd+bwd (boxes)": lambda: run(False, True)}
 
 
-def time_round_robin(variants, repeats, warmup=5):
+def time_in_blocks(variants, repeats, rounds=5, warmup=5):
+    """Per-call times of each variant, run in ``rounds`` blocks of consecutive calls, variants interleaved.
+
+    Blocks rather than single calls: PyTorch's OpenMP workers keep spinning briefly after a call, which would
+    slow down whatever runs right after it; interleaving the blocks still spreads outside load over all variants.
+    """
     for fn in variants.values():
         for _ in range(warmup):
             fn()
     times = {key: [] for key in variants}
-    for _ in range(repeats):
+    per_block = max(1, repeats // rounds)
+    for _ in range(rounds):
         for key, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
+            for _ in range(per_block):
+                start = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - start)
     return {key: {"min_ms": 1e3 * min(t), "median_ms": 1e3 * float(np.median(t))} for key, t in times.items()}
 
 
@@ -118,7 +125,7 @@ def main(argv=None):
             torch.set_num_threads(args.torch_threads)
         for label, cl in (("torch", False), ("torch channels-last", True)):
             variants.update({(label, k): fn for k, fn in torch_variants(torch, feats, boxes, cots, cl).items()})
-    timings = time_round_robin(variants, args.repeats)
+    timings = time_in_blocks(variants, args.repeats)
 
     workloads = list(dict.fromkeys(k for _, k in variants))
     impls = list(dict.fromkeys(i for i, _ in variants))
