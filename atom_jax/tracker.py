@@ -239,11 +239,28 @@ def _refine_branch(weights, config: TrackerConfig, state: TrackerState, feats, l
             jnp.where(ok, new_center, state.center_iounet_xy))
 
 
-@partial(jax.jit, static_argnames=("config",), donate_argnames=("state",))
-def step(weights, config: TrackerConfig, state: TrackerState, image):
-    """Track one frame: ``(new_state, box_xywh (4,), aux)``. ``state`` is donated (its buffers are reused for
-    the new state, so the sample memory is updated in place): do not use it after the call. aux holds ``max_score``, ``flag`` (int32, see
-    :data:`atom_jax.localize.FLAG_NAMES`), ``translation_xy``, ``scale_ind`` and ``updated`` (filter trained)."""
+def _insert_if(mem: memory.SampleMemory, flag, sample, label, lr, floor: float) -> memory.SampleMemory:
+    """``memory.insert`` when ``flag`` is true, otherwise the memory unchanged; writes one slot either way
+    (no select over the whole memory, which matters under ``vmap``)."""
+    weights, slot = memory.update_weights(mem.weights, mem.previous_replace, mem.num_stored, mem.num_init, lr, floor)
+    return memory.SampleMemory(
+        samples=mem.samples.at[slot].set(jnp.where(flag, sample, mem.samples[slot])),
+        labels=mem.labels.at[slot].set(jnp.where(flag, label, mem.labels[slot])),
+        weights=jnp.where(flag, weights, mem.weights),
+        num_init=mem.num_init,
+        num_stored=mem.num_stored + flag.astype(mem.num_stored.dtype),
+        previous_replace=jnp.where(flag, slot, mem.previous_replace),
+    )
+
+
+def _track(weights, config: TrackerConfig, state: TrackerState, image, batched: bool = False):
+    """Everything of a frame but the filter training: ``(state, box_xywh, aux)``; ``aux["train"]`` says which
+    update is due (0: none, 1: regular, 2: hard negative).
+
+    ``batched`` (static): the function runs under ``vmap``. Then the IoU-Net refinement is computed on every
+    frame and selected with ``where``: a ``lax.cond`` with a batched predicate would broadcast its unbatched
+    operands (the network weights) over the batch and run the IoU-Net with per-example weights.
+    """
     d = derived(config)
     key, k_box = jax.random.split(state.key)
     frame_num = state.frame_num + 1
@@ -270,9 +287,13 @@ def step(weights, config: TrackerConfig, state: TrackerState, image):
         if config.use_classifier:
             center = _clamp_inside(sample_pos + loc.translation_xy, size, state.image_wh)
         args = (weights, state, feats, loc, center, sample_pos, sample_scale, k_box)
-        center, size, scale, center_iou = jax.lax.cond(
-            found, lambda a: _refine_branch(a[0], config, *a[1:]), lambda a: (center, size, scale, center_iou),
-            args)
+        kept = (center, size, scale, center_iou)
+        if batched:
+            refined = _refine_branch(weights, config, *args[1:])
+            center, size, scale, center_iou = (jnp.where(found, r, k) for r, k in zip(refined, kept))
+        else:
+            center, size, scale, center_iou = jax.lax.cond(
+                found, lambda a: _refine_branch(a[0], config, *a[1:]), lambda a: kept, args)
     else:
         new_scale = jnp.clip(sample_scale, state.min_scale_factor, state.max_scale_factor)
         new_size = state.base_target_wh * new_scale
@@ -281,30 +302,18 @@ def step(weights, config: TrackerConfig, state: TrackerState, image):
         size = jnp.where(found, new_size, size)
         scale = jnp.where(found, new_scale, scale)
 
-    # --- memory and filter update ---
-    mem, filt, cg_state = state.memory, state.filter, state.cg_state
-    trained = jnp.bool_(False)
+    # --- memory (the training itself is _train) ---
+    mem = state.memory
+    train = jnp.int32(0)
     if config.use_classifier:
         hard = loc.flag == FLAG_HARD_NEGATIVE
         insert_flag = (loc.flag == FLAG_NORMAL) | hard
         lr = jnp.where(hard, config.hard_negative_learning_rate, config.learning_rate)
         sample = jax.lax.dynamic_index_in_dim(test_x, loc.scale_ind, keepdims=False)
         label = label_for(config, state.sigma, center - sample_pos, sample_scale)
-
-        def do_insert(m):
-            return memory.insert(m, sample, label, lr, config.init_samples_minimum_weight)[0]
-
-        mem = jax.lax.cond(insert_flag, do_insert, lambda m: m, mem)
+        mem = _insert_if(mem, insert_flag, sample, label, lr, config.init_samples_minimum_weight)
         regular = (frame_num - 1) % config.train_skipping == 0
-        branches = [lambda a: (a[0], a[2]),
-                    lambda a: _fit_filter(config, a[0], a[1], a[2], config.CG_iter)]
-        if config.hard_negative_CG_iter != config.CG_iter:
-            branches.append(lambda a: _fit_filter(config, a[0], a[1], a[2], config.hard_negative_CG_iter))
-            index = jnp.where(hard, 2, jnp.where(regular, 1, 0))
-        else:
-            index = jnp.where(hard | regular, 1, 0)
-        filt, cg_state = jax.lax.switch(index, branches, (filt, mem, cg_state))
-        trained = index > 0
+        train = jnp.where(hard, 2, jnp.where(regular, 1, 0)).astype(jnp.int32)
 
     if config.use_iou_net:
         center = jnp.where(found, center_iou, center)
@@ -317,23 +326,55 @@ def step(weights, config: TrackerConfig, state: TrackerState, image):
     center_iou = jnp.where(finite, center_iou, state.center_iounet_xy)
 
     new_state = state.replace(frame_num=frame_num, center_xy=center, size_wh=size, target_scale=scale,
-                              center_iounet_xy=center_iou, filter=filt, memory=mem, cg_state=cg_state, key=key)
+                              center_iounet_xy=center_iou, memory=mem, key=key)
     aux = {"max_score": loc.max_score, "flag": loc.flag, "translation_xy": loc.translation_xy,
-           "scale_ind": loc.scale_ind, "updated": trained}
+           "scale_ind": loc.scale_ind, "train": train}
     return new_state, center_size_to_xywh(center, size), aux
+
+
+def _train(config: TrackerConfig, state: TrackerState, index) -> TrackerState:
+    """The filter update due at this frame: none (0), ``CG_iter`` (1) or ``hard_negative_CG_iter`` (2)."""
+    if not config.use_classifier:
+        return state
+    branches = [lambda a: (a[0], a[2]),
+                lambda a: _fit_filter(config, a[0], a[1], a[2], config.CG_iter),
+                lambda a: _fit_filter(config, a[0], a[1], a[2], config.hard_negative_CG_iter)]
+    if config.hard_negative_CG_iter == config.CG_iter:
+        branches, index = branches[:2], jnp.minimum(index, 1)
+    filt, cg_state = jax.lax.switch(index, branches, (state.filter, state.memory, state.cg_state))
+    return state.replace(filter=filt, cg_state=cg_state)
+
+
+@partial(jax.jit, static_argnames=("config",), donate_argnames=("state",))
+def step(weights, config: TrackerConfig, state: TrackerState, image):
+    """Track one frame: ``(new_state, box_xywh (4,), aux)``. ``state`` is donated (its buffers are reused for
+    the new state, so the sample memory is updated in place): do not use it after the call. aux holds
+    ``max_score``, ``flag`` (int32, see :data:`atom_jax.localize.FLAG_NAMES`), ``translation_xy``,
+    ``scale_ind`` and ``train`` (0: no filter update, 1: regular update, 2: hard-negative update)."""
+    new, box, aux = _track(weights, config, state, image)
+    return _train(config, new, aux["train"]), box, aux
 
 
 @partial(jax.jit, static_argnames=("config",), donate_argnames=("states",))
 def step_batch(weights, config: TrackerConfig, states: TrackerState, images, active):
     """:func:`step` over a batch: ``states`` with a leading axis B, ``images`` (B, H, W, 3), ``active`` (B,)
-    bool; inactive slots keep their state. Returns ``(states, boxes (B, 4), aux)``."""
-    new, boxes, aux = jax.vmap(lambda s, im: step(weights, config, s, im))(states, images)
+    bool; inactive slots keep their state. Returns ``(states, boxes (B, 4), aux)``.
+
+    The filter training runs (vmapped, for every slot, masked) only on frames where some active slot needs
+    it: a real branch outside ``vmap``, so lockstep sequences pay for it once every ``train_skipping`` frames.
+    """
+    new, boxes, aux = jax.vmap(lambda s, im: _track(weights, config, s, im, batched=True))(states, images)
+    index = jnp.where(active, aux["train"], 0)
+    new = jax.lax.cond(jnp.any(index > 0), lambda s: jax.vmap(lambda t, i: _train(config, t, i))(s, index),
+                       lambda s: s, new)
 
     def keep(n, o):
         mask = jnp.reshape(active, active.shape + (1,) * (n.ndim - 1))
         return jnp.where(mask, n, o)
 
-    return jax.tree_util.tree_map(keep, new, states), boxes, aux
+    new = jax.lax.cond(jnp.all(active), lambda n, o: n, lambda n, o: jax.tree_util.tree_map(keep, n, o),
+                       new, states)
+    return new, boxes, aux
 
 
 def state_box_xywh(state: TrackerState):
