@@ -42,7 +42,7 @@ class TrackerConfig:
     fletcher_reeves: bool = False  # Fletcher-Reeves beta (True) or Polak-Ribiere (False)
     standard_alpha: bool = True  # CG step alpha = rho / <p, Ap> (True) or <p, r> / <p, Ap>
     CG_forgetting_rate: float | None = None  # None: restart CG from scratch at every update
-    optimizer_step_length: float = 1e-3  # GD step length (GD ablation only; not in atom/default)
+    optimizer_step_length: float = 3e-6  # GD step (GD ablation; best of a grid on Crossing frame 1, 1e-5 diverges)
     optimizer_momentum: float = 0.9  # GD momentum (GD ablation only; not in atom/default)
     gd_iter_factor: int = 2  # GD iterations per CG iteration, equal backprop count (GD++ in the paper: 10)
 
