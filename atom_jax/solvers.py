@@ -108,7 +108,7 @@ class CGStats(NamedTuple):
 def cg_init_state(params: PyTree) -> CGState:
     """A fresh CG state for parameters shaped like ``params`` (no direction, ``rho = 1``)."""
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    dtype = jnp.asarray(jax.tree_util.tree_leaves(params)[0]).dtype
     return CGState(p=zeros, r_prev=zeros, rho=jnp.ones((), dtype), has_direction=jnp.zeros((), bool))
 
 

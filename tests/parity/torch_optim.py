@@ -133,7 +133,7 @@ def gradient_descent(residual_fn, params, num_iter, step_length, momentum=0.0):
         grad = torch.autograd.grad(loss, x)
         d = list(grad) if d is None else [gi + momentum * di for gi, di in zip(grad, d)]
         x = [(xi - step_length * di).detach() for xi, di in zip(x, d)]
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     with torch.no_grad():
         f = residual_fn(x)
         losses.append(float(_ip(f, f)))
