@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from atom_jax import classifier as C
+from atom_jax import solvers
 
 
 def _np_conv_same(x, w):
@@ -143,7 +144,7 @@ def test_fit_joint_and_fit_filter_decrease_the_objective_under_jit():
     assert stats.loss.shape == (4,) and float(stats.loss[-1]) < 0.5 * float(stats.loss[0])
     z = C.project(x, w["projection"])
     fit = jax.jit(lambda f, s: C.fit_filter(f, z, y, sw, s, num_cg=3, forget_factor=0.5, final_stats=True))
-    f1, s1, st1 = fit(w["filter"], None)
+    f1, s1, st1 = fit(w["filter"], solvers.cg_init_state(w["filter"]))
     f2, s2, st2 = fit(f1, s1)
     assert float(st2.loss[-1]) <= float(st1.loss[-1]) <= float(st1.loss[0]) * (1 + 1e-6)
     assert bool(s2.has_direction) and float(st2.beta[0, 0]) >= 0
