@@ -1,12 +1,14 @@
 """The classifier and its first-frame optimisation against pytracking's own recorded tensors
 (``crossing_frame1.npz`` in the shared reference: NCHW, exactly what pytracking's optimizer saw).
 
-Why objectives and not weights: this first-frame problem is chaotic under CG. Perturbing the samples by
-1e-15 (float64) changes the last CG alphas by 5x, and in float32 perturbations of 1e-6 spread the final
-objective after 6 GN x 10 CG with a standard deviation of ~2.6% (mean 0.274 over 12 draws; pytracking's run
-reached 0.2836, our three operator strategies reach 0.258-0.276). So the test checks that our solver reaches
-pytracking's objective (``ours <= theirs * (1 + 1e-3)``) and stays in that spread, while the objective
-function itself (residual definition, labels, weights, padding) is checked exactly.
+Why objectives and not weights: the CG iterates of this first-frame problem are chaotic (perturbing the
+samples by 1e-15 in float64 changes the last CG alphas of a GN iteration by 5x), and in float32 the final
+objective after 6 GN x 10 CG depends on rounding: 0.274 +- 0.007 (mean, std over 12 draws of 1e-6 input
+perturbations; pytracking's own float32 run reached 0.2836). In float64 the final objective is stable,
+0.2586 +- 0.0001 under 1e-7 perturbations. So the test checks that the objective function itself
+(residual definition, labels, weights, padding) equals pytracking's exactly, that our float64 solve reaches
+pytracking's objective (``ours <= theirs * (1 + 1e-3)``), and that our float32 solve lands inside the float32
+spread around it.
 """
 
 from __future__ import annotations
@@ -94,10 +96,16 @@ def test_first_frame_optimisation_reaches_pytrackings_objective(frame1):
     y = jnp.asarray(frame1["init_label_y"][:, 0])
     sw = jnp.full((30,), 1 / 30, jnp.float32)
     w0 = C.weights_from_pytracking(frame1["filter_init"], frame1["projection_matrix_init"])
-    theirs = float(C.objective(C.joint_residuals(C.weights_from_pytracking(frame1["filter"], frame1["projection_matrix"]), xs, y, sw)))
+    w_pt = C.weights_from_pytracking(frame1["filter"], frame1["projection_matrix"])
+    theirs = float(C.objective(C.joint_residuals(w_pt, xs, y, sw)))
     w, stats = jax.jit(lambda w: C.fit_joint(w, xs, y, sw, num_gn=6, num_cg=10))(w0)
-    ours = float(C.objective(C.joint_residuals(w, xs, y, sw)))
-    np.testing.assert_allclose(float(stats.loss[-1]), ours, rtol=1e-5)
+    ours32 = float(C.objective(C.joint_residuals(w, xs, y, sw)))
+    np.testing.assert_allclose(float(stats.loss[-1]), ours32, rtol=1e-5)
     assert float(stats.loss[0]) > 10 * theirs  # the start point is far from the optimum
-    assert ours <= theirs * (1 + 1e-3), (ours, theirs)
-    assert abs(ours / theirs - 1) < 0.1, (ours, theirs)  # inside the float32 spread (see module docstring)
+    assert abs(ours32 / theirs - 1) < 0.1, (ours32, theirs)  # inside the float32 spread (module docstring)
+    with jax.enable_x64(True):
+        to64 = lambda t: jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), t)
+        x64, y64, sw64 = to64(xs), to64(y), to64(sw)
+        _, stats64 = jax.jit(lambda w: C.fit_joint(w, x64, y64, sw64, num_gn=6, num_cg=10))(to64(w0))
+        ours64 = float(stats64.loss[-1])
+    assert ours64 <= theirs * (1 + 1e-3), (ours64, theirs)
