@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import flax.linen as nn
 
 from atom_jax.batchnorm import BatchNorm, BN_EPS
+from atom_jax.winograd import conv_general_dilated
 
 LAYERS = ("conv1", "layer1", "layer2", "layer3", "layer4")
 # Output stride and channel count of each layer.
@@ -57,7 +58,7 @@ class BasicBlock(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         conv = lambda stride, name: nn.Conv(self.planes, (3, 3), (stride, stride), padding=_pad(1), use_bias=False,
-                                            kernel_init=_conv_init, name=name)
+                                            kernel_init=_conv_init, conv_general_dilated=conv_general_dilated, name=name)
         y = conv(self.stride, "conv1")(x)
         y = nn.relu(BatchNorm(name="bn1")(y, train))
         y = conv(1, "conv2")(y)
@@ -141,8 +142,8 @@ def fold_batchnorm(variables) -> dict:
 
 
 def _conv(x, kernel_bias, stride: int, pad: int):
-    y = jax.lax.conv_general_dilated(x, kernel_bias["kernel"], (stride, stride), _pad(pad),
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = conv_general_dilated(x, kernel_bias["kernel"], (stride, stride), _pad(pad),
+                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
     return y + kernel_bias["bias"]
 
 

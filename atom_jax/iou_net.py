@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import flax.linen as nn
 
 from atom_jax.batchnorm import BatchNorm
+from atom_jax.winograd import conv_general_dilated
 from atom_jax.prroi_pool import prroi_pool2d
 
 # pytracking: kaiming normal, fan_in, gain sqrt(2); biases zero; BatchNorm weights U(0, 1), biases zero.
@@ -47,7 +48,8 @@ class ConvBlock(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         k, p = self.kernel_size, self.padding
-        x = nn.Conv(self.features, (k, k), padding=((p, p), (p, p)), kernel_init=_kernel_init, name="conv")(x)
+        x = nn.Conv(self.features, (k, k), padding=((p, p), (p, p)), kernel_init=_kernel_init,
+                    conv_general_dilated=conv_general_dilated, name="conv")(x)
         return nn.relu(BatchNorm(scale_init=_bn_scale_init, name="bn")(x, train))
 
 

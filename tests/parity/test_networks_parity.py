@@ -63,7 +63,8 @@ def _inputs(batch: int, seed: int, image_size: int = 192):
 @pytest.mark.parametrize("batch", [1, 4])
 def test_backbone_layers(torch, nets, batch):
     backbone, _, weights = nets
-    x = np.random.default_rng(batch).normal(size=(batch, 96, 128, 3)).astype(np.float32)
+    # 288 x 272: layer2 is 36 x 34, large enough for the Winograd path of atom_jax.winograd
+    x = np.random.default_rng(batch).normal(size=(batch, 288, 272, 3)).astype(np.float32)
     layers = ("conv1", "layer1", "layer2", "layer3", "layer4")
     with torch.no_grad():
         ref = backbone(torch.from_numpy(nchw(x)), layers)
@@ -88,7 +89,7 @@ def test_backbone_stops_after_deepest_layer(nets):
 def test_iou_net_inference(torch, nets, batch):
     _, iou, weights = nets
     v = weights["iou_net"]
-    feat, box_ref, proposals = _inputs(batch, seed=10 + batch)
+    feat, box_ref, proposals = _inputs(batch, seed=10 + batch, image_size=288)  # the tracker's patch size
     t_feat = [torch.from_numpy(nchw(feat[k])) for k in ("layer2", "layer3")]
     t_prop = torch.from_numpy(proposals).requires_grad_(True)
     modulation_ref = iou.get_modulation(*t_feat, torch.from_numpy(box_ref))
