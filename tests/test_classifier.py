@@ -148,3 +148,15 @@ def test_fit_joint_and_fit_filter_decrease_the_objective_under_jit():
     f2, s2, st2 = fit(f1, s1)
     assert float(st2.loss[-1]) <= float(st1.loss[-1]) <= float(st1.loss[0]) * (1 + 1e-6)
     assert bool(s2.has_direction) and float(st2.beta[0, 0]) >= 0
+
+
+def test_fit_filter_under_vmap_equals_single_runs():
+    rng = np.random.default_rng(6)
+    z = jnp.asarray(rng.standard_normal((2, 3, 6, 6, 4)), jnp.float32)  # 2 trackers, 3 samples each
+    y = C.gaussian_label((6, 6), 1.0, (0.5, 0.5))[None].repeat(3, 0)
+    sw = jnp.full((3,), 1 / 3)
+    f0 = jnp.asarray(rng.standard_normal((2, 4, 4, 4, 1)) * 0.05, jnp.float32)
+    fit = lambda f, zz: C.fit_filter(f, zz, y, sw, solvers.cg_init_state(f), num_cg=3, forget_factor=0.5)[0]
+    batched = jax.jit(jax.vmap(fit))(f0, z)
+    for b in range(2):
+        np.testing.assert_allclose(batched[b], jax.jit(fit)(f0[b], z[b]), rtol=1e-5, atol=1e-7)
