@@ -9,7 +9,8 @@ order as direct convolution's rounding).
 
 ``conv_general_dilated`` has the signature of ``jax.lax.conv_general_dilated`` (so ``flax.linen.Conv`` can take
 it): 3x3, stride-1, undilated, ungrouped NHWC/HWIO convolutions with explicit padding, at least
-``MIN_OUTPUT_PIXELS`` output pixels per image and ``MIN_CHANNELS`` input channels go through Winograd,
+``MIN_OUTPUT_PIXELS`` output pixels per image, at most ``MAX_BATCH_OUTPUT_PIXELS`` over the batch and at
+least ``MIN_CHANNELS`` input channels go through Winograd,
 everything else to ``lax.conv_general_dilated``. Differentiable (all steps are linear array ops).
 """
 
@@ -22,8 +23,10 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 # Where Winograd is used, measured with benchmarks/bench_backbone.py (--threads 1, CPU time): for the 36x36
 # layers with >= 128 input channels it saved ~5-10 % of the per-frame time at batch 1 (~50 ms of CPU instead of
 # ~58 ms; PyTorch channels_last ~54 ms); on the 18x18 and 72x72/64-channel layers, and at batch 8, it did not
-# help or cost time. Output pixels are counted per image.
-MIN_OUTPUT_PIXELS = 32 * 32
+# help or cost time. So it is used for small batches only (the tracker's per-frame patch); training batches
+# and batched tracking keep XLA's convolution.
+MIN_OUTPUT_PIXELS = 32 * 32      # per image
+MAX_BATCH_OUTPUT_PIXELS = 2 * 36 * 36  # over the batch
 MIN_CHANNELS = 128
 
 
@@ -80,7 +83,8 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
             and feature_group_count == 1 and batch_group_count == 1 and preferred_element_type is None):
         padding = tuple(tuple(p) for p in padding)
         out_pixels = (lhs.shape[1] + sum(padding[0]) - 2) * (lhs.shape[2] + sum(padding[1]) - 2)
-        if out_pixels >= MIN_OUTPUT_PIXELS and lhs.shape[-1] >= MIN_CHANNELS:
+        if (MIN_OUTPUT_PIXELS <= out_pixels and lhs.shape[0] * out_pixels <= MAX_BATCH_OUTPUT_PIXELS
+                and lhs.shape[-1] >= MIN_CHANNELS):
             return winograd_conv3x3(lhs, rhs, padding, precision)
     return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
                                     dimension_numbers, feature_group_count, batch_group_count, precision,

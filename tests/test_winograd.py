@@ -45,7 +45,8 @@ def test_dispatch_and_float32_accuracy():
     f = lambda x, k, s=(1, 1), p=((1, 1), (1, 1)): winograd.conv_general_dilated(x, k, s, p, dimension_numbers=DN)
     jaxpr = str(jax.make_jaxpr(f)(x, k))
     assert "dot_general" in jaxpr and "conv_general_dilated" not in jaxpr  # big 36x36 layer: Winograd
-    for small in [(x[:, :16, :16], k), (x[..., :64], k[:, :, :64])]:  # few pixels / few channels: direct
+    # few pixels / few channels / a large batch: direct
+    for small in [(x[:, :16, :16], k), (x[..., :64], k[:, :, :64]), (np.repeat(x, 3, axis=0), k)]:
         assert "conv_general_dilated" in str(jax.make_jaxpr(f)(*small))
     assert "conv_general_dilated" in str(jax.make_jaxpr(lambda x, k: f(x, k, (2, 2)))(x, k))  # strided: direct
     with jax.enable_x64(True):
