@@ -237,9 +237,10 @@ def timing(problem, repeats: int, torch_repeats: int, torch_threads: int):
         "update/torch_eager": lambda: T.gauss_newton_cg(lambda w: T.filter_residuals(w, tz, tmy, tmw), tw0[:1],
                                                         1, 5, fletcher_reeves=False),
     }
+    # JAX first: PyTorch's OpenMP workers keep spinning after a call and would slow whatever runs next.
+    res = _round_robin(jax_fns, repeats)
     for fn in torch_fns.values():  # warm-up
         fn()
-    res = _round_robin(jax_fns, repeats)
     res.update(_round_robin(torch_fns, torch_repeats))
     return res, compile_s
 
