@@ -4,8 +4,9 @@ JAX side (``track.bench``, also ``atom-jax bench``): per sequence, compile times
 time, reported apart), initialisation time, per-frame mean and median; then frames/s of batched lockstep
 tracking with B = 1, 4, 8.
 
-PyTorch side (``--torch``; measured in this run, eager, 2 threads as pytracking runs here): the computations pytracking's
-ATOM performs, with pytracking's semantics, from the parity helpers in ``tests/parity`` (own PyTorch code):
+PyTorch side (``--torch``; measured in this run, eager, 2 threads as pytracking runs here): the computations
+pytracking's ATOM performs, with pytracking's semantics, from the parity helpers in ``tests/parity`` (own
+PyTorch code):
   * initialisation: the expanded patch and its 23 augmentations, ResNet-18 to layer3 on the 23 samples,
     feature normalisation, IoU-Net modulation, the first-frame Gauss-Newton (6 x 10 CG, double backprop);
   * a frame: patch sampling, ResNet-18 to layer3, normalisation, projection, filter scores, Fourier upsampling,

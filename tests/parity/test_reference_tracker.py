@@ -98,7 +98,8 @@ def test_iou_refinement_matches_pytracking(ref, i):
     cfg = TrackerConfig()
     feats = _frame_features(weights, perframe, images, i)
     c3, c4 = iou_net.get_iou_feat(weights["iou_net"], feats)
-    modulation = (jnp.asarray(frame1["modulation_fc34_3r"][:, 0, 0]), jnp.asarray(frame1["modulation_fc34_4r"][:, 0, 0]))
+    modulation = (jnp.asarray(frame1["modulation_fc34_3r"][:, 0, 0]),
+                  jnp.asarray(frame1["modulation_fc34_4r"][:, 0, 0]))
     boxes, scores = _optimize(weights["iou_net"], modulation, (c3[0], c4[0]),
                              jnp.asarray(perframe["iou_init_boxes"][i], jnp.float32))
     np.testing.assert_allclose(np.asarray(boxes), perframe["iou_out_boxes"][i], atol=0.01)
