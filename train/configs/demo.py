@@ -25,7 +25,7 @@ def get_config() -> dict:
     })
     cfg["processing"].update({"output_size": 128, "search_area_factor": 5.0 * scale,
                               "center_jitter": [0.0, 4.5 * scale]})
-    cfg.update({"batch_size": 8, "num_epochs": 3, "steps_per_epoch": 250, "lr_decay_epochs": 2,
+    cfg.update({"batch_size": 8, "num_epochs": 4, "steps_per_epoch": 250, "lr_decay_epochs": 2,
                 "val_every_epochs": 2, "val_steps": 10, "num_workers": 1, "prefetch": 2,
                 "checkpoint_every_steps": 25, "log_every_steps": 10})
     return cfg
