@@ -112,16 +112,16 @@ def test_batch_equals_single_runs(weights):
     # Slot 1 idles for one call: its state must not move.
     idle = batch.update([seqs[0][1], None])
     assert np.all(np.isnan(idle[1]))
-    np.testing.assert_allclose(idle[0], single[0][0], atol=1e-2)
+    np.testing.assert_allclose(idle[0], single[0][0], atol=1e-3)
     out1 = [idle[0]]
     out2 = []
     for t in range(1, 3):
         res = batch.update([seqs[0][t + 1], seqs[1][t]])
         out1.append(res[0])
         out2.append(res[1])
-    # Float tolerance: batched convolutions may sum in another order; 1e-2 px over a few frames.
-    np.testing.assert_allclose(np.array(out1), np.array(single[0][:3]), atol=1e-2)
-    np.testing.assert_allclose(np.array(out2), np.array(single[1][:2]), atol=1e-2)
+    # Float tolerance: batched convolutions may sum in another order (measured: ~2e-5 px on real sequences).
+    np.testing.assert_allclose(np.array(out1), np.array(single[0][:3]), atol=1e-3)
+    np.testing.assert_allclose(np.array(out2), np.array(single[1][:2]), atol=1e-3)
 
 
 def test_target_leaving_the_frame_and_blank_frames(weights):
