@@ -106,3 +106,12 @@ def test_pipeline_workers_make_the_same_batches(tiny):
     for (_, a), (_, b) in zip(inline, workers):
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_a_bad_dataset_in_a_worker_is_an_error_not_a_hang(tmp_path):
+    spec = {"datasets": [{"kind": "lasot", "root": str(tmp_path / "none")}], "weights": [1.0],
+            "processing": {}, "seed": 0, "stream": 0}
+    with pytest.raises(InputError, match="LaSOT root"):
+        next(pipeline.batches(spec, [0], 2, None, num_workers=1))
+    with pytest.raises(InputError, match="LaSOT root"):
+        next(pipeline.batches(spec, [0], 2, None, num_workers=0))

@@ -31,11 +31,17 @@ def _init_worker(spec: dict) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # the parallelism is across workers
+    _WORKER.clear()
     _WORKER["spec"] = spec
-    _WORKER["built"] = _build(spec)
+    try:
+        _WORKER["built"] = _build(spec)
+    except Exception as err:  # raised from _make instead: a failing initializer makes Pool respawn forever
+        _WORKER["error"] = err
 
 
 def _make(step: int, batch_size: int, indices):
+    if "error" in _WORKER:
+        raise _WORKER["error"]
     datasets, weights, cfg = _WORKER["built"]
     spec = _WORKER["spec"]
     return processing.make_batch(datasets, weights, cfg, spec["seed"], step, batch_size, spec["stream"], indices)
