@@ -173,6 +173,8 @@ class BatchTracker:
             raise InputError("update() called before any initialize()")
         frames = [None if im is None else as_rgb(im) for im in images]
         for slot, im in enumerate(frames):
+            if im is not None and self.frame_shapes[slot] is None:
+                raise InputError(f"slot {slot} got a frame before initialize()")
             if im is not None and im.shape != self.frame_shapes[slot]:
                 raise InputError(f"slot {slot}: frame size {im.shape[1]}x{im.shape[0]} differs from its "
                                  f"first frame ({self.frame_shapes[slot]})")
