@@ -2,7 +2,7 @@
 
 Example (the README's table: several trackers in one command, each into ``<results>/<tracker>``)::
 
-    atom-jax eval --dataset generic --root ../shared/data/sequences --tracker atom,csrt,kcf,mil \
+    atom-jax eval --dataset generic --root path/to/sequences --tracker atom,csrt,kcf,mil \
         --weights atom.npz --results results/shared
 """
 
