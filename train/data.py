@@ -275,10 +275,17 @@ def _tfds_source(tfds, builder, split, data_dir):
     """A random-access source; a prepared folder is opened directly (its builder code may need TensorFlow)."""
     if data_dir:
         root = pathlib.Path(data_dir).joinpath(*builder.split("/"))
-        versions = sorted(p for p in root.iterdir() if (p / "dataset_info.json").is_file()) if root.is_dir() else []
+        versions = [p for p in root.iterdir() if (p / "dataset_info.json").is_file()] if root.is_dir() else []
         if versions:
-            return tfds.builder_from_directory(str(versions[-1])).as_data_source(split=split)
+            newest = max(versions, key=_version_key)
+            return tfds.builder_from_directory(str(newest)).as_data_source(split=split)
     return tfds.data_source(builder, split=split, data_dir=data_dir, download=False)
+
+
+def _version_key(path: pathlib.Path) -> tuple:
+    """``1.10.0`` after ``1.9.0`` (a text sort would pick the older one); names that are not versions first."""
+    parts = path.name.split(".")
+    return (1, tuple(int(p) for p in parts)) if all(p.isdigit() for p in parts) else (0, (path.name,))
 
 
 def _as_rgb(image):
