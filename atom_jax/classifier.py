@@ -66,17 +66,24 @@ def conv_same(x: jax.Array, w: jax.Array) -> jax.Array:
     """Cross-correlation of ``x`` (N, H, W, C) with ``w`` (kh, kw, C, O) and pytracking's 'same' padding.
 
     Computed as one GEMM ``x @ w`` giving a response map per kernel tap, laid out tap-major
-    ``(kh, kw, O*N, H, W)``, zero-padded, then a separable shift-and-add (over kernel columns, then rows);
-    returns (N, H, W, O). On CPU this runs, derivatives included, at about the cost of the GEMM, several
-    times faster than ``lax.conv_general_dilated`` for one output channel.
+    ``(kh * kw, O*N, H, W)``, then each tap's map shifted into place (one ``lax.pad`` with a negative side,
+    zero-filled) and the taps summed; returns (N, H, W, O). On CPU this runs, derivatives included, at about
+    the cost of the GEMM, several times faster than ``lax.conv_general_dilated`` for one output channel.
+    The taps are separated with ``lax.split`` and shifted one by one so that the transpose (the vjp used by
+    the Gauss-Newton operator) is a concatenation of shifted copies of the cotangent: slicing them out of one
+    padded tap array instead transposes to full-size zero-padded arrays per tap, ~15% slower CG iterations.
     """
     n, h, wd, c = x.shape
     kh, kw, _, o = w.shape
     taps = jnp.transpose(w, (0, 1, 3, 2)).reshape(kh * kw * o, c)  # rows (a, b, o); this GEMM form is fastest
-    t = jnp.dot(x.reshape(-1, c), taps.T).T.reshape(kh, kw, o * n, h, wd)
-    t = jnp.pad(t, ((0, 0), (0, 0), (0, 0), same_padding(kh), same_padding(kw)))
-    rows = sum(t[:, b, :, :, b : b + wd] for b in range(kw))  # (kh, O*N, H + kh - 1, W)
-    out = sum(rows[a, :, a : a + h, :] for a in range(kh))  # (O*N, H, W)
+    t = jnp.dot(x.reshape(-1, c), taps.T).T.reshape(kh * kw, o * n, h, wd)
+    (pa, _), (pb, _) = same_padding(kh), same_padding(kw)
+    zero = jnp.zeros((), t.dtype)
+    out = None
+    for tap, response in enumerate(jax.lax.split(t, [1] * (kh * kw), axis=0)):
+        da, db = tap // kw - pa, tap % kw - pb  # out[:, i, j] += response[:, i + da, j + db]
+        shifted = jax.lax.pad(response[0], zero, [(0, 0, 0), (-da, da, 0), (-db, db, 0)])
+        out = shifted if out is None else out + shifted
     return jnp.moveaxis(out.reshape(o, n, h, wd), 0, -1)
 
 
