@@ -355,18 +355,35 @@ def step(weights, config: TrackerConfig, state: TrackerState, image):
     return _train(config, new, aux["train"]), box, aux
 
 
-@partial(jax.jit, static_argnames=("config",), donate_argnames=("states",))
-def step_batch(weights, config: TrackerConfig, states: TrackerState, images, active):
+BATCH_UPDATES = ("auto", "vmap", "loop")
+
+
+@partial(jax.jit, static_argnames=("config", "update"), donate_argnames=("states",))
+def step_batch(weights, config: TrackerConfig, states: TrackerState, images, active, update: str = "auto"):
     """:func:`step` over a batch: ``states`` with a leading axis B, ``images`` (B, H, W, 3), ``active`` (B,)
     bool; inactive slots keep their state. Returns ``(states, boxes (B, 4), aux)``.
 
-    The filter training runs (vmapped, for every slot, masked) only on frames where some active slot needs
-    it: a real branch outside ``vmap``, so lockstep sequences pay for it once every ``train_skipping`` frames.
+    The tracking part is vmapped. The filter training runs only on frames where some active slot needs it
+    (a real branch outside ``vmap``), in one of two forms (``update``, static):
+      * ``"vmap"``: vmapped over all slots and masked, so every slot pays for the slowest one's update; this
+        is what a GPU runs in parallel at the cost of one;
+      * ``"loop"``: slot after slot with a real branch each (``lax.fori_loop``), so only the slots that need an
+        update pay for it; on a CPU, which runs the slots one after the other anyway, this saves the updates
+        that the masked form computes and throws away (also the vmapped solver is slower per slot there);
+      * ``"auto"`` (default): ``"loop"`` on the CPU backend, ``"vmap"`` elsewhere.
+    Both give the same result as single-sequence :func:`step`.
     """
+    if update not in BATCH_UPDATES:
+        raise ValueError(f"update must be one of {BATCH_UPDATES}, got {update!r}")
+    if update == "auto":
+        update = "loop" if jax.default_backend() == "cpu" else "vmap"
     new, boxes, aux = jax.vmap(lambda s, im: _track(weights, config, s, im, batched=True))(states, images)
     index = jnp.where(active, aux["train"], 0)
-    new = jax.lax.cond(jnp.any(index > 0), lambda s: jax.vmap(lambda t, i: _train(config, t, i))(s, index),
-                       lambda s: s, new)
+    if update == "vmap":
+        new = jax.lax.cond(jnp.any(index > 0), lambda s: jax.vmap(lambda t, i: _train(config, t, i))(s, index),
+                           lambda s: s, new)
+    else:
+        new = jax.lax.fori_loop(0, index.shape[0], lambda b, s: _train_slot(config, s, b, index[b]), new)
 
     def keep(n, o):
         mask = jnp.reshape(active, active.shape + (1,) * (n.ndim - 1))
@@ -375,6 +392,16 @@ def step_batch(weights, config: TrackerConfig, states: TrackerState, images, act
     new = jax.lax.cond(jnp.all(active), lambda n, o: n, lambda n, o: jax.tree_util.tree_map(keep, n, o),
                        new, states)
     return new, boxes, aux
+
+
+def _train_slot(config: TrackerConfig, states: TrackerState, b, index) -> TrackerState:
+    """:func:`_train` of slot ``b`` of a batched state; only what training changes (filter, CG state) is
+    written back."""
+    slot = jax.tree_util.tree_map(lambda a: jax.lax.dynamic_index_in_dim(a, b, keepdims=False), states)
+    trained = _train(config, slot, index)
+    put = lambda batch, one: jax.lax.dynamic_update_index_in_dim(batch, one, b, 0)
+    return states.replace(filter=put(states.filter, trained.filter),
+                          cg_state=jax.tree_util.tree_map(put, states.cg_state, trained.cg_state))
 
 
 def state_box_xywh(state: TrackerState):

@@ -132,10 +132,13 @@ class BatchTracker:
     Each slot uses the same key as :class:`Tracker` with the same seed, so results match single runs.
     """
 
-    def __init__(self, weights, config: TrackerConfig, seed: int, batch_size: int):
+    def __init__(self, weights, config: TrackerConfig, seed: int, batch_size: int, update: str = "auto"):
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
+        if update not in atom.BATCH_UPDATES:
+            raise InputError(f"batch update must be one of {atom.BATCH_UPDATES}, got {update!r}")
         self.weights, self.config, self.seed, self.batch_size = weights, config, int(seed), int(batch_size)
+        self.update_mode = update  # how filter updates run over the slots: see atom_jax.tracker.step_batch
         self.states = None
         self.canvas_hw = (0, 0)
         self.frame_shapes = [None] * self.batch_size
@@ -184,7 +187,8 @@ class BatchTracker:
             if im is not None:
                 batch[slot] = self._pad(np.clip(im, 0, 255).astype(np.uint8), canvas)
         active = np.asarray([im is not None for im in frames])
-        self.states, boxes, _ = atom.step_batch(self.weights, self.config, self.states, batch, active)
+        self.states, boxes, _ = atom.step_batch(self.weights, self.config, self.states, batch, active,
+                                                   update=self.update_mode)
         out = np.asarray(boxes, np.float64)
         out[~active] = np.nan
         return out
