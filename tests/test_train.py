@@ -115,3 +115,21 @@ def test_a_bad_dataset_in_a_worker_is_an_error_not_a_hang(tmp_path):
         next(pipeline.batches(spec, [0], 2, None, num_workers=1))
     with pytest.raises(InputError, match="LaSOT root"):
         next(pipeline.batches(spec, [0], 2, None, num_workers=0))
+
+
+def test_init_from_weights_files(tiny, tmp_path):
+    """``init.iou_net_weights`` continues from a file's head (fine-tuning); a file without that part is an error."""
+    from atom_jax.weights import save_weights
+
+    cfg, state, _ = tiny
+    head = jax.tree_util.tree_map(lambda a: np.asarray(a) + 0.5, state["weights"]["iou_net"])
+    save_weights(tmp_path / "head.npz", {"iou_net": head}, {})
+    cfg2 = T.apply_overrides(cfg, [f"init.iou_net_weights={tmp_path / 'head.npz'}"])
+    got = T.init_weights(cfg2)
+    for a, b in zip(jax.tree_util.tree_leaves(got["iou_net"]), jax.tree_util.tree_leaves(head)):
+        np.testing.assert_array_equal(np.asarray(a), b)
+    for a, b in zip(jax.tree_util.tree_leaves(got["backbone"]), jax.tree_util.tree_leaves(state["weights"]["backbone"])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # the seeded backbone, unchanged
+    cfg3 = T.apply_overrides(cfg, [f"init.backbone_weights={tmp_path / 'head.npz'}"])
+    with pytest.raises(InputError, match="head.npz: has no 'backbone' weights"):
+        T.init_weights(cfg3)

@@ -42,16 +42,27 @@ FEATURE_LAYERS = ("layer2", "layer3")
 
 
 def init_weights(cfg: dict) -> dict:
-    """Initial weights: a seeded ResNet-18 (or ``init.backbone_weights``, a weights file) and a seeded head."""
+    """Initial weights: a seeded ResNet-18 (or ``init.backbone_weights``, a weights file) and a seeded head (or
+    ``init.iou_net_weights``, a weights file whose IoU-Net continues training, e.g. to fine-tune it together
+    with the backbone)."""
+    from atom_jax.weights import load_weights
+
     init = cfg["init"]
     if init.get("backbone_weights"):
-        from atom_jax.weights import load_weights
-
-        backbone = load_weights(init["backbone_weights"])["backbone"]
+        backbone = _part(load_weights(init["backbone_weights"]), "backbone", init["backbone_weights"])
     else:
         backbone = _init_backbone_jit(jax.random.PRNGKey(init["backbone_seed"]))
-    head = jax.jit(iou_net.init_iou_net)(jax.random.PRNGKey(init["iou_net_seed"]))
+    if init.get("iou_net_weights"):
+        head = _part(load_weights(init["iou_net_weights"]), "iou_net", init["iou_net_weights"])
+    else:
+        head = jax.jit(iou_net.init_iou_net)(jax.random.PRNGKey(init["iou_net_seed"]))
     return {"backbone": backbone, "iou_net": head}
+
+
+def _part(weights: dict, part: str, path: str) -> dict:
+    if part not in weights:
+        raise InputError(f"{path}: has no {part!r} weights (it holds {sorted(weights)})")
+    return jax.tree_util.tree_map(jnp.asarray, weights[part])
 
 
 @jax.jit

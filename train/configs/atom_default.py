@@ -37,7 +37,7 @@ def get_config() -> dict:
         "lr_decay": 0.2,
         "train_backbone": False,
         "backbone_bn_train": False,  # True: ltr's batch statistics in the frozen backbone
-        "init": {"backbone_seed": 0, "iou_net_seed": 1, "backbone_weights": ""},
+        "init": {"backbone_seed": 0, "iou_net_seed": 1, "backbone_weights": "", "iou_net_weights": ""},
         "checkpoint_every_steps": 1000,
         "keep_checkpoints": 3,
         "num_workers": 8,
