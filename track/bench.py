@@ -75,14 +75,20 @@ def time_sequence(weights, config, frames, box_xywh, repeats: int = 2) -> dict:
         state = compiled.init(weights, frames[0], box, jax.random.PRNGKey(0))
         jax.block_until_ready(state)
         init_times.append(time.perf_counter() - t)
-    steps = []
+    steps, decisions = [], []
     for frame in frames[1:]:
         t = time.perf_counter()
-        state, out, _ = compiled.step(weights, state, frame)
+        state, out, aux = compiled.step(weights, state, frame)
         jax.block_until_ready(out)
         steps.append(time.perf_counter() - t)
+        decisions.append((int(aux["flag"]), int(aux["train"])))  # after the clock: read back off the timing
     stats = timing_stats(min(init_times), steps, compiled.compile_seconds)
     stats["init_seconds_all"] = init_times
+    # What each frame did (which parts of the computation ran), so that a comparison can replay the same work:
+    # flag (atom_jax.localize.FLAG_NAMES; 'not_found' skips the IoU-Net) and the filter update (0 none,
+    # 1 regular, 2 hard negative).
+    stats["per_frame_flag"] = [f for f, _ in decisions]
+    stats["per_frame_train"] = [u for _, u in decisions]
     return stats
 
 
