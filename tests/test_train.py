@@ -128,7 +128,8 @@ def test_init_from_weights_files(tiny, tmp_path):
     got = T.init_weights(cfg2)
     for a, b in zip(jax.tree_util.tree_leaves(got["iou_net"]), jax.tree_util.tree_leaves(head)):
         np.testing.assert_array_equal(np.asarray(a), b)
-    for a, b in zip(jax.tree_util.tree_leaves(got["backbone"]), jax.tree_util.tree_leaves(state["weights"]["backbone"])):
+    seeded = jax.tree_util.tree_leaves(state["weights"]["backbone"])
+    for a, b in zip(jax.tree_util.tree_leaves(got["backbone"]), seeded):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # the seeded backbone, unchanged
     cfg3 = T.apply_overrides(cfg, [f"init.backbone_weights={tmp_path / 'head.npz'}"])
     with pytest.raises(InputError, match="head.npz: has no 'backbone' weights"):
