@@ -256,3 +256,24 @@ def test_ablation_configs_trace(weights, name):
     assert out.shape == (4,) and aux["flag"].dtype == jnp.int32
     assert jax.tree_util.tree_structure(new) == jax.tree_util.tree_structure(state)
     assert all(a.shape == b.shape for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(state)))
+
+
+def test_bench_records_what_each_frame_did(weights):
+    """``atom-jax bench`` keeps each frame's flag and filter update (the PyTorch comparison replays them):
+    they are the tracker's own ``aux`` values, one per frame after the first."""
+    from track import bench
+    from track.api import Tracker
+
+    box = (40, 30, 20, 24)
+    frames = synthetic_frames(5, box, seed=2)
+    stats = bench.time_sequence(weights, SMALL, frames, box, repeats=1)
+    assert stats["frames"] == 5 and stats["per_frame_mean_ms"] > 0
+    trk = Tracker(weights, SMALL, seed=0)
+    trk.initialize(frames[0], box)
+    flags, trains = [], []
+    for frame in frames[1:]:
+        trk.update(frame)
+        flags.append(int(trk.last_aux["flag"]))
+        trains.append(int(trk.last_aux["train"]))
+    assert stats["per_frame_flag"] == flags and stats["per_frame_train"] == trains
+    assert any(trains)  # train_skipping=2: some frames update the filter
