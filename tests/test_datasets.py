@@ -267,3 +267,43 @@ def test_otb_vot_uav_readers_on_shared_sequences(sequences_dir, tmp_path):
     [uav] = load_dataset("uav10fps", tmp_path)
     assert uav.name == "uav_wakeboard10" and len(uav) == 157 and uav.dataset == "uav"
     assert next(uav.images()).shape == (720, 1280, 3)
+
+
+def test_read_ahead_keeps_order_errors_and_stops():
+    import threading
+    import time
+
+    from track.files import read_ahead
+
+    assert list(read_ahead(iter(range(10)), depth=3)) == list(range(10))
+    assert list(read_ahead(iter(range(4)), depth=0)) == [0, 1, 2, 3]
+
+    def failing():
+        yield 1
+        yield 2
+        raise InputError("frame3.jpg: cannot read image")
+
+    got = []
+    with pytest.raises(InputError, match="frame3.jpg"):
+        for item in read_ahead(failing(), depth=2):
+            got.append(item)
+    assert got == [1, 2]  # the items before the bad one arrive first
+
+    produced = []
+
+    def endless():
+        k = 0
+        while True:
+            produced.append(k)
+            yield k
+            k += 1
+
+    before = threading.active_count()
+    gen = read_ahead(endless(), depth=2)
+    assert [next(gen) for _ in range(3)] == [0, 1, 2]
+    gen.close()  # the consumer stops early: the producer thread ends
+    deadline = time.time() + 5
+    while threading.active_count() > before and time.time() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before
+    assert len(produced) <= 3 + 2 + 2  # read at most depth (+ the one in flight) ahead

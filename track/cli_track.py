@@ -54,8 +54,9 @@ def parse_box(text: str) -> np.ndarray:
 
 
 def frame_source(frames_dir=None, video=None):
-    """``(count or None, iterator of (name, RGB image))`` for a frame folder or a video."""
-    from track.files import read_image_rgb
+    """``(count or None, iterator of (name, RGB image))`` for a frame folder or a video; frames are decoded a
+    few ahead in a background thread (:func:`track.files.read_ahead`)."""
+    from track.files import read_ahead, read_image_rgb
 
     if frames_dir is not None:
         from track.datasets import list_images
@@ -63,7 +64,7 @@ def frame_source(frames_dir=None, video=None):
         files = list_images(pathlib.Path(frames_dir))
         if not files:
             raise InputError(f"{frames_dir}: no image frames in the folder")
-        return len(files), ((pathlib.Path(f).name, read_image_rgb(f)) for f in files)
+        return len(files), read_ahead((pathlib.Path(f).name, read_image_rgb(f)) for f in files)
     import cv2
 
     path = pathlib.Path(video)
@@ -91,7 +92,7 @@ def frame_source(frames_dir=None, video=None):
         finally:
             cap.release()
 
-    return count, frames()
+    return count, read_ahead(frames())
 
 
 class _VideoWriter:

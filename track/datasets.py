@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from atom_jax.errors import InputError
+from track import files
 from track.files import load_table, read_image_rgb
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -54,13 +55,14 @@ class Sequence:
     def init_box_xywh(self) -> np.ndarray:
         return self.ground_truth_xywh[0].copy()
 
-    def images(self, start: int = 0) -> Iterator[np.ndarray]:
-        """Frames ``start, start + 1, ...`` as RGB uint8 HWC arrays."""
+    def images(self, start: int = 0, read_ahead: int = 3) -> Iterator[np.ndarray]:
+        """Frames ``start, start + 1, ...`` as RGB uint8 HWC arrays, decoded ``read_ahead`` frames ahead in a
+        background thread (0: decode on demand)."""
         if self.video is None:
-            for path in self.frames[start:]:
-                yield read_image_rgb(path)
-            return
-        yield from _video_frames(self.video, start, len(self))
+            frames = (read_image_rgb(path) for path in self.frames[start:])
+        else:
+            frames = _video_frames(self.video, start, len(self))
+        return files.read_ahead(frames, read_ahead)
 
 
 def _video_frames(path: str, start: int, count: int) -> Iterator[np.ndarray]:

@@ -4,6 +4,8 @@
   numbers separated by commas, tabs or spaces (mixed separators too, as some OTB files have them), ``nan`` allowed.
   A malformed line raises :class:`~atom_jax.errors.InputError` naming the file and the line number.
 * :func:`read_image_rgb` decodes a frame to RGB ``uint8`` HWC: grayscale and RGBA files become 3-channel RGB.
+* :func:`read_ahead` runs an iterator (frame decoding) a few items ahead in a background thread, so that decoding
+  the next frame overlaps the tracker's step on this one (OpenCV releases the GIL while it decodes).
 * :func:`atomic_write_text` writes through a temporary file in the same folder and renames it, so a file that
   exists is always complete (what makes interrupted evaluation runs resumable).
 """
@@ -12,14 +14,65 @@ from __future__ import annotations
 
 import os
 import pathlib
+import queue
 import re
 import tempfile
+import threading
+from typing import Iterator, TypeVar
 
 import numpy as np
 
 from atom_jax.errors import InputError
 
 _SEPARATORS = re.compile(r"[,\t ;]+")
+T = TypeVar("T")
+_DONE = object()
+
+
+def read_ahead(items: Iterator[T], depth: int = 3) -> Iterator[T]:
+    """Yield what ``items`` yields, producing up to ``depth`` items ahead in a daemon thread.
+
+    An exception raised by ``items`` (e.g. an unreadable frame) is raised here at the item where it happened,
+    after the items before it. Closing the returned generator early (``break``, an error in the consumer) stops
+    the thread after at most one more item. ``depth <= 0`` yields directly, without a thread.
+    """
+    if depth <= 0:
+        yield from items
+        return
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                buffer.put((item, None))
+            buffer.put((_DONE, None))
+        except BaseException as err:  # handed to the consumer, raised there
+            buffer.put((_DONE, err))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # e.g. release a video capture now, not when the generator is collected
+                close()
+
+    worker = threading.Thread(target=produce, name="read_ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, err = buffer.get()
+            if err is not None:
+                raise err
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full buffer
+            try:
+                buffer.get(timeout=0.05)
+            except queue.Empty:
+                pass
 
 
 def load_table(path, ncols: int | tuple[int, ...] = 4, allow_empty: bool = False) -> np.ndarray:
