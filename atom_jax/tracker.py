@@ -364,14 +364,14 @@ def step_batch(weights, config: TrackerConfig, states: TrackerState, images, act
     bool; inactive slots keep their state. Returns ``(states, boxes (B, 4), aux)``.
 
     The tracking part is vmapped. The filter training runs only on frames where some active slot needs it
-    (a real branch outside ``vmap``), in one of two forms (``update``, static):
+    (a real branch outside ``vmap``), in the form ``update`` (static) names:
       * ``"vmap"``: vmapped over all slots and masked, so every slot pays for the slowest one's update; this
         is what a GPU runs in parallel at the cost of one;
       * ``"loop"``: slot after slot with a real branch each (``lax.fori_loop``), so only the slots that need an
         update pay for it; on a CPU, which runs the slots one after the other anyway, this saves the updates
         that the masked form computes and throws away (also the vmapped solver is slower per slot there);
       * ``"auto"`` (default): ``"loop"`` on the CPU backend, ``"vmap"`` elsewhere.
-    Both give the same result as single-sequence :func:`step`.
+    Both forms give the same result as single-sequence :func:`step`.
     """
     if update not in BATCH_UPDATES:
         raise ValueError(f"update must be one of {BATCH_UPDATES}, got {update!r}")
