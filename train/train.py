@@ -62,7 +62,7 @@ def init_weights(cfg: dict) -> dict:
 def _part(weights: dict, part: str, path: str) -> dict:
     if part not in weights:
         raise InputError(f"{path}: has no {part!r} weights (it holds {sorted(weights)})")
-    return jax.tree_util.tree_map(jnp.asarray, weights[part])
+    return weights[part]
 
 
 @jax.jit
