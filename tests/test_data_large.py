@@ -1,23 +1,14 @@
-"""The training splits of LaSOT, GOT-10k and TrackingNet, and COCO (json and tfds), on tiny layouts built here."""
+"""atom_jax.data.large: LaSOT, GOT-10k and TrackingNet (training and test splits) on tiny layouts built here."""
 
 from __future__ import annotations
 
-import json
-import pathlib
-
-import cv2
 import numpy as np
 import pytest
 
+from atom_jax.data import files, large, registry
+from atom_jax.data.registry import load_dataset
 from atom_jax.errors import InputError
-from atom_jax.data import coco, files, large, registry
-
-
-def _img(path, value, hw=(24, 32)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    im = np.zeros((*hw, 3), np.uint8)
-    im[..., 2] = value  # BGR on disk: red, so RGB channel 0 after reading checks the conversion
-    cv2.imwrite(str(path), im)
+from tests.layouts import _img, _touch_frames, _write_boxes
 
 
 def _boxes(n):
@@ -68,118 +59,6 @@ def test_trackingnet_layout(tmp_path):
         large.trackingnet(tmp_path, chunks=(0, 1))
 
 
-def test_coco_annotations(tmp_path):
-    (tmp_path / "annotations").mkdir()
-    ann = {"images": [{"id": 7, "file_name": "a.jpg"}],
-           "annotations": [{"image_id": 7, "bbox": [1, 2, 3, 4], "iscrowd": 0},
-                           {"image_id": 7, "bbox": [0, 0, 9, 9], "iscrowd": 1},
-                           {"image_id": 7, "bbox": [5, 5, 2, 2], "iscrowd": 0}]}
-    (tmp_path / "annotations" / "instances_train2017.json").write_text(json.dumps(ann))
-    _img(tmp_path / "images" / "train2017" / "a.jpg", 90)
-    ds = coco.coco(tmp_path)
-    assert len(ds) == 2 and not ds.is_video  # the crowd annotation is skipped
-    np.testing.assert_allclose(ds[1].ground_truth_xywh, [[5, 5, 2, 2]])
-    assert ds[0].frame(0).shape == (24, 32, 3)
-
-
-_NO_TFDS = "tensorflow-datasets not installed (pip install -e '.[train]')"
-
-
-def test_coco_tfds_not_prepared_is_a_clear_error(tmp_path):
-    pytest.importorskip("tensorflow_datasets", reason=_NO_TFDS)
-    with pytest.raises(InputError, match="not prepared.*tfds build coco/2017"):
-        coco.coco_tfds(split="train", data_dir=str(tmp_path))
-
-
-def _write_tfds_coco(data_dir, examples):
-    """``examples`` (list of (RGB image, [(x, y, w, h, is_crowd), ...])) as the ``train`` split of a ``coco/2017``
-    array_record dataset under ``data_dir``, with the feature layout of tfds's COCO builder (no TensorFlow:
-    images go in as PNG bytes, which tfds stores as they are)."""
-    import tensorflow_datasets as tfds
-
-    class Coco(tfds.core.GeneratorBasedBuilder, skip_registration=True):  # registered, it would shadow tfds's coco
-        VERSION = tfds.core.Version("0.0.1")  # not a published version: nothing to look up on GCS
-        BUILDER_CONFIGS = [tfds.core.BuilderConfig(name="2017")]
-        # No checksums file to look for next to the code; finding one needs `importlib_resources`, which
-        # tensorflow-datasets 4.9.10 imports without declaring it (tensorflow/datasets#11212).
-        code_path = None
-
-        def _info(self):
-            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(encoding_format="png"),
-                "image/filename": tfds.features.Text(),
-                "image/id": np.int64,
-                "objects": tfds.features.Sequence({
-                    "id": np.int64,
-                    "area": np.int64,
-                    "bbox": tfds.features.BBoxFeature(),
-                    "label": tfds.features.ClassLabel(num_classes=80),
-                    "is_crowd": np.bool_,
-                }),
-            }))
-
-        def _split_generators(self, dl_manager):
-            return {"train": self._generate_examples()}
-
-        def _generate_examples(self):
-            for k, (image, objects) in enumerate(examples):
-                h, w = image.shape[:2]
-                yield k, {
-                    "image": cv2.imencode(".png", image[..., ::-1])[1].tobytes(),
-                    "image/filename": f"{k:012d}.png",
-                    "image/id": k,
-                    "objects": {
-                        "id": [10 * k + j for j in range(len(objects))],
-                        "area": [int(bw * bh) for _, _, bw, bh, _ in objects],
-                        "bbox": [tfds.features.BBox(ymin=y / h, xmin=x / w, ymax=(y + bh) / h, xmax=(x + bw) / w)
-                                 for x, y, bw, bh, _ in objects],
-                        "label": [j % 80 for j in range(len(objects))],
-                        "is_crowd": [bool(c) for *_, c in objects],
-                    },
-                }
-
-    Coco(data_dir=str(data_dir), file_format="array_record").download_and_prepare()
-
-
-def test_coco_tfds_reads_images_and_boxes(tmp_path, monkeypatch):
-    pytest.importorskip("tensorflow_datasets", reason=_NO_TFDS)
-    import tempfile
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # tfds leaves an empty mkdtemp folder per builder
-    rng = np.random.default_rng(5)
-    examples = [
-        (rng.integers(0, 256, (24, 32, 3), dtype=np.uint8),
-         [(4, 2, 10, 8, False), (0, 0, 16, 12, True), (20, 10, 8, 12, False)]),
-        (rng.integers(0, 256, (16, 20, 3), dtype=np.uint8), [(5, 3, 6, 9, False)]),
-        (rng.integers(0, 256, (12, 12, 3), dtype=np.uint8), []),  # COCO has images without objects
-    ]
-    _write_tfds_coco(tmp_path / "tfds", examples)
-    assert (tmp_path / "tfds" / "coco" / "2017" / "0.0.1" / "dataset_info.json").is_file()
-
-    ds = coco.coco_tfds(split="train", data_dir=str(tmp_path / "tfds"))
-    assert len(ds) == 3 and not ds.is_video
-    seen = set()
-    for i in range(3):  # tfds shuffles the records: find each one's example by its (exact, PNG) pixels
-        frame = ds[i].frame(0)
-        assert frame.dtype == np.uint8 and frame.flags.c_contiguous
-        k = next(k for k, (image, _) in enumerate(examples) if np.array_equal(frame, image))
-        seen.add(k)
-        image, objects = examples[k]
-        info = ds[i]
-        assert info.ground_truth_xywh.shape == (len(objects), 4) and info.visible.shape == (len(objects),)
-        # boxes are stored as float32 normalised coordinates
-        np.testing.assert_allclose(info.ground_truth_xywh, np.array([o[:4] for o in objects], float).reshape(-1, 4),
-                                   atol=1e-4)
-        np.testing.assert_array_equal(info.visible, [not o[4] for o in objects])  # crowd objects are invalid
-        for t in range(len(objects)):
-            np.testing.assert_array_equal(ds[i].frame(t), image)
-    assert seen == {0, 1, 2}
-
-
-def test_tfds_newest_version_folder_is_chosen_numerically():
-    names = ["1.9.0", "1.10.0", "incomplete.tmp", "1.2.3"]
-    assert max((pathlib.Path(n) for n in names), key=coco.version_key).name == "1.10.0"
-
-
 def test_missing_and_malformed_inputs(tmp_path):
     with pytest.raises(InputError, match="LaSOT root"):
         large.lasot(tmp_path / "nope")
@@ -190,3 +69,43 @@ def test_missing_and_malformed_inputs(tmp_path):
         files.read_image_rgb(tmp_path / "none.jpg")
     with pytest.raises(InputError, match="unknown dataset kind"):
         registry.open_datasets([{"kind": "imagenet"}])
+
+
+# --- test and validation splits (evaluation) ------------------------------------------------------------------
+
+def test_lasot_test_split(tmp_path):
+    seq = tmp_path / "lasot" / "cat" / "cat-1"
+    _touch_frames(seq / "img", [1], 8)
+    _write_boxes(seq / "groundtruth.txt", 4)
+    (seq / "full_occlusion.txt").write_text("0,1,0,0\n")
+    (seq / "out_of_view.txt").write_text("0,0,1,0\n")
+    (tmp_path / "lasot" / "cat" / "cat-2").mkdir()  # a training video: not in the test split, ignored
+    [cat] = load_dataset("lasot", tmp_path / "lasot")
+    assert cat.name == "cat-1" and cat.dataset == "lasot"
+    np.testing.assert_array_equal(cat.target_visible, [True, False, False, True])
+    (seq / "out_of_view.txt").write_text("0,0,1\n")
+    with pytest.raises(InputError, match="out_of_view.txt: 3 labels for 4 frames"):
+        load_dataset("lasot", tmp_path / "lasot")
+
+
+def test_got10k_val_and_test(tmp_path):
+    for split in ("val", "test"):
+        d = tmp_path / split / f"GOT-10k_{split}_000001"
+        _touch_frames(d, [1, 2, 3], 8)
+        (tmp_path / split / "list.txt").write_text(d.name + "\n")
+    _write_boxes(tmp_path / "val" / "GOT-10k_val_000001" / "groundtruth.txt", 3)
+    (tmp_path / "val" / "GOT-10k_val_000001" / "cover.label").write_text("8\n0\n3\n")
+    _write_boxes(tmp_path / "test" / "GOT-10k_test_000001" / "groundtruth.txt", 1)
+    [val] = load_dataset("got10k_val", tmp_path)
+    np.testing.assert_array_equal(val.target_visible, [True, False, True])
+    [test] = load_dataset("got10k_test", tmp_path)
+    assert len(test) == 3 and np.isnan(test.ground_truth_xywh[1:]).all()
+    np.testing.assert_array_equal(test.init_box_xywh, [1, 2, 10, 20])
+
+
+def test_trackingnet_first_frame_only(tmp_path):
+    _touch_frames(tmp_path / "TEST" / "frames" / "abc", range(12), 1)  # 0.jpg ... 11.jpg: numeric order
+    _write_boxes(tmp_path / "TEST" / "anno" / "abc.txt", 1)
+    [seq] = load_dataset("trackingnet", tmp_path)
+    assert len(seq) == 12 and seq.frames[2].endswith("/2.jpg") and seq.frames[-1].endswith("/11.jpg")
+    assert np.isnan(seq.ground_truth_xywh[1:]).all()

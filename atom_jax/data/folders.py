@@ -105,12 +105,12 @@ def vot(root) -> Dataset:
     return Dataset("vot", names, lambda n: read_folder_sequence(root / n, n, "vot"), root=root)
 
 
-def video(path, init_box_xywh=None) -> Dataset:
-    """A video file as one sequence. Ground truth from ``<stem>.txt`` beside it if present, else only the given
-    first-frame box (the other frames are then unannotated)."""
+def video(root, init_box_xywh=None) -> Dataset:
+    """The video file ``root`` as one sequence. Ground truth from ``<stem>.txt`` beside it if present, else only
+    the given first-frame box (the other frames are then unannotated)."""
     import cv2
 
-    path = pathlib.Path(path)
+    path = pathlib.Path(root)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise InputError(f"{path}: cannot open video")
