@@ -18,9 +18,10 @@ from track import baselines, cli_common, results, runner, scoring
 def add_arguments(parser) -> None:
     cli_common.add_dataset_arguments(parser)
     parser.add_argument("--tracker", default="atom",
-                        help="atom (needs --weights), an OpenCV baseline (csrt, kcf, mil) or static (initial box); "
+                        help="atom (built-in weights unless --weights), an OpenCV baseline (csrt, kcf, mil) or static (initial box); "
                              "a comma-separated list runs each into <results>/<tracker> and compares them")
-    parser.add_argument("--weights", default=None, help="ATOM weights (.npz, or a pytracking .pth)")
+    parser.add_argument("--weights", default=None, help="ATOM weights (.npz, a pytracking .pth or a built-in name; "
+                        "default: the built-in demo weights)")
     parser.add_argument("--results", required=True, type=pathlib.Path,
                         help="results folder (<seq>.txt per sequence; run_NNN/ subfolders when --runs > 1)")
     parser.add_argument("--runs", type=int, default=1, help="runs with seeds seed..seed+K-1 (paper: 5)")
@@ -53,8 +54,6 @@ def _trackers(text: str) -> list[str]:
 def run(args) -> int:
     sequences = cli_common.load_from_args(args)
     trackers = _trackers(args.tracker)
-    if "atom" in trackers and not args.weights:
-        raise InputError("--tracker atom needs --weights")
     overrides = runner.parse_overrides(args.overrides)
     folders = {t: args.results / t if len(trackers) > 1 else args.results for t in trackers}
     rows, status = {}, 0
