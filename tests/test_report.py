@@ -235,3 +235,19 @@ def test_report_renders_in_chromium(tmp_path):
             region = shot[int(y * scale): int((y + h) * scale), int(x * scale): int((x + w) * scale)]
             assert region.size and _nonblank(region)
         assert chrome.errors() == []
+
+
+def test_failure_thumbnail_draws_the_boxes_and_zooms_on_small_targets():
+    import cv2
+
+    image = np.full((200, 400, 3), 90, np.uint8)
+    big = cv2.imdecode(np.frombuffer(report.draw_failure(image, [100, 50, 150, 100], [20, 20, 60, 40], (255, 0, 0)),
+                                     np.uint8), cv2.IMREAD_COLOR)
+    assert big.shape == (160, 320, 3)  # 400x200 -> 320 wide; the boxes are large: no zoom
+    b, g, r = big[40, 120].astype(int)  # on the ground truth's top edge (y 50, x 100..250; scaled by 0.8)
+    assert g > 150 and r < 100 and b < 100
+    b, g, r = big[30, 16].astype(int)  # on the prediction's left edge (x 20, y 20..60; scaled by 0.8)
+    assert r > 150 and g < 100
+    small = cv2.imdecode(np.frombuffer(report.draw_failure(image, [300, 100, 8, 6], [310, 104, 8, 6], (255, 0, 0)),
+                                       np.uint8), cv2.IMREAD_COLOR)
+    assert small.shape[0] == 160 and small.shape[1] > 320 + 100  # the zoomed square beside the frame

@@ -75,22 +75,47 @@ def attribute_scores(per_sequence: dict[str, dict[str, float]], seq_attributes: 
     return auc, counts
 
 
+def _draw_boxes(image_bgr, boxes, offset_xy, scale) -> None:
+    import cv2
+
+    for box, rgb in boxes:
+        box = np.asarray(box, dtype=np.float64)
+        if not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+            continue
+        x0, y0 = (box[:2] - offset_xy) * scale
+        x1, y1 = (box[:2] + box[2:] - offset_xy) * scale
+        cv2.rectangle(image_bgr, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))),
+                      tuple(int(c) for c in rgb[::-1]), 2)
+
+
 def draw_failure(image_rgb: np.ndarray, gt_xywh, pred_xywh, color, width: int = THUMBNAIL_WIDTH) -> bytes:
-    """A JPEG thumbnail ``width`` pixels wide of the frame with the ground truth (green) and prediction drawn."""
+    """A JPEG thumbnail ``width`` pixels wide of the frame with the ground truth (green) and prediction drawn.
+    When a square of 4x the extent of both boxes fits twice into the frame, that square is put beside it, as high
+    as the thumbnail and with the boxes drawn, so that small targets can be seen."""
     import cv2
 
     h, w = image_rgb.shape[:2]
     scale = width / w
     thumb = cv2.resize(image_rgb, (width, max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     thumb = np.ascontiguousarray(thumb[..., ::-1])  # OpenCV draws and encodes BGR
-    for box, rgb in ((gt_xywh, GT_COLOR), (pred_xywh, color)):
-        box = np.asarray(box, dtype=np.float64)
-        if not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
-            continue
-        x0, y0 = box[:2] * scale
-        x1, y1 = (box[:2] + box[2:]) * scale
-        cv2.rectangle(thumb, (int(round(x0)), int(round(y0))), (int(round(x1)), int(round(y1))),
-                      tuple(int(c) for c in rgb[::-1]), 2)
+    boxes = ((gt_xywh, GT_COLOR), (pred_xywh, color))
+    _draw_boxes(thumb, boxes, np.zeros(2), scale)
+    finite = [np.asarray(b, dtype=np.float64) for b, _ in boxes if np.all(np.isfinite(b)) and b[2] > 0 and b[3] > 0]
+    if finite:
+        lo = np.min([b[:2] for b in finite], axis=0)
+        hi = np.max([b[:2] + b[2:] for b in finite], axis=0)
+        center, side = (lo + hi) / 2, max(float(np.max(hi - lo)) * 4, 24.0)
+        if side <= min(w, h) / 2:
+            x0, y0 = np.clip(center - side / 2, 0, None).astype(int)
+            x1, y1 = min(int(x0 + side), w), min(int(y0 + side), h)
+            crop = np.ascontiguousarray(image_rgb[y0:y1, x0:x1, ::-1])
+            if crop.size:
+                zoom = thumb.shape[0] / crop.shape[0]
+                crop = cv2.resize(crop, (max(1, round(crop.shape[1] * zoom)), thumb.shape[0]),
+                                  interpolation=cv2.INTER_LINEAR)
+                _draw_boxes(crop, boxes, np.array([x0, y0], dtype=np.float64), zoom)
+                gap = np.full((thumb.shape[0], 4, 3), 255, np.uint8)
+                thumb = np.concatenate([thumb, gap, crop], axis=1)
     ok, data = cv2.imencode(".jpg", thumb, [cv2.IMWRITE_JPEG_QUALITY, 80])
     if not ok:
         raise InputError("could not encode a failure thumbnail")

@@ -159,6 +159,26 @@ def _overall(report) -> str:
             'pytracking merges them, &plusmn; the standard deviation of the per-run numbers.</p>')
 
 
+def _common(report) -> str:
+    """When trackers were scored on different sequences (``--skip-missing``): their numbers on the common ones
+    (means of the per-sequence numbers, which is what the merged curves give)."""
+    sets = [set(s["per_sequence"]) for s in report.summaries.values()]
+    common = [n for n in report.sequences if all(n in s for s in sets)]
+    if all(s == sets[0] for s in sets):
+        return ""
+    if not common:
+        return '<p class="note">The trackers were scored on different sequences and have none in common.</p>'
+    head = "".join(f"<th>{k}</th>" for k in OVERALL_KEYS)
+    rows = []
+    for name, summ in report.summaries.items():
+        cells = "".join(_value_cell(float(np.nanmean([summ["per_sequence"][n][k] for n in common])))
+                        for k in OVERALL_KEYS)
+        rows.append(f'<tr><td class="name">{_tracker_label(report, name)}</td>{cells}</tr>')
+    return (f'<p class="note">The trackers were scored on different sequences; on the {len(common)} they all '
+            f'have ({_e(", ".join(common))}):</p><table id="overall-common" class="sortable"><thead><tr>'
+            f'<th class="name">tracker</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
 def _plots(report) -> str:
     imgs = "".join(f'<img class="plot" id="plot-{kind}" alt="{kind} plot" '
                    f'src="{_data_uri(_plot_png(report.summaries, kind, report.colors), "image/png")}">'
@@ -263,6 +283,7 @@ def render(report, title: str | None = None) -> str:
 trackers: {", ".join(_tracker_label(report, t) for t in report.summaries)}. Written by atom-jax report, {when}.</p>
 <h2>Overall</h2>
 {_overall(report)}
+{_common(report)}
 <h2>Success and precision plots</h2>
 {_plots(report)}
 <h2>Attributes</h2>
