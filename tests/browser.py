@@ -138,6 +138,12 @@ class HeadlessChromium:
         self.events.clear()
         self._call("Page.navigate", {"url": url}, session=True)
         self._wait_for("Page.loadEventFired")
+        deadline = time.monotonic() + self.timeout
+        # a late load event of the previous page must not count: wait until this page is the loaded one
+        while self.evaluate("location.href + ' ' + document.readyState") != f"{url} complete":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not finish loading within {self.timeout} s")
+            time.sleep(0.05)
         self.evaluate("new Promise(r => setTimeout(r, 300))")
         return self
 

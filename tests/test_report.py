@@ -251,3 +251,15 @@ def test_failure_thumbnail_draws_the_boxes_and_zooms_on_small_targets():
     small = cv2.imdecode(np.frombuffer(report.draw_failure(image, [300, 100, 8, 6], [310, 104, 8, 6], (255, 0, 0)),
                                        np.uint8), cv2.IMREAD_COLOR)
     assert small.shape[0] == 160 and small.shape[1] > 320 + 100  # the zoomed square beside the frame
+
+
+def test_browser_test_fails_instead_of_skipping_in_ci(monkeypatch):
+    from tests import browser
+
+    monkeypatch.setattr(browser, "find_chromium", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="Chromium is required in CI"):
+        _browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="Chromium not installed"):
+        _browser()

@@ -32,7 +32,7 @@ PALETTE = ((31, 119, 180), (255, 127, 14), (214, 39, 40), (148, 103, 189), (140,
 GT_COLOR = (0, 220, 0)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Failure:
     tracker: str
     frame: int            # 0-based index into the sequence
@@ -40,7 +40,7 @@ class Failure:
     thumbnail_jpeg: bytes  # frame with ground truth and predicted box drawn, JPEG
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Report:
     dataset: str
     root: str
@@ -147,22 +147,23 @@ def build_report(sequences, folders: dict[str, pathlib.Path], dataset: str, root
     colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(folders)}
 
     frame_iou: dict[str, dict[str, np.ndarray]] = {}
+    predictions: dict[str, dict[str, np.ndarray]] = {}  # first run, cleaned up as the metrics clean it up
     for tracker, folder in folders.items():
         run = results.run_folders(folder)[0]
-        frame_iou[tracker] = {}
+        frame_iou[tracker], predictions[tracker] = {}, {}
         for n in summaries[tracker]["per_sequence"]:
-            seq = by_name[n]
-            errors = metrics.frame_errors(results.read_boxes(run, n), seq.ground_truth_xywh, seq.dataset,
-                                          seq.target_visible, source=str(results.boxes_path(run, n)))
-            frame_iou[tracker][n] = errors.iou
+            seq, source = by_name[n], str(results.boxes_path(run, n))
+            pred = metrics.prepare_prediction(results.read_boxes(run, n), seq.ground_truth_xywh, source)
+            errors = metrics.frame_errors(pred, seq.ground_truth_xywh, seq.dataset, seq.target_visible, source)
+            frame_iou[tracker][n], predictions[tracker][n] = errors.iou, pred
 
     attributes, seq_attributes = attrs.sequence_attributes(dataset, root, names, attributes_dir)
     attribute_auc: dict[str, dict[str, float]] = {}
     counts: dict[str, dict[str, int]] = {}
     if attributes:
         for tracker, summ in summaries.items():
-            auc, tracker_counts = attribute_scores(summ["per_sequence"], seq_attributes, attributes,
-                                           [n for n in names if n in summ["per_sequence"]])
+            scored = [n for n in names if n in summ["per_sequence"]]
+            auc, tracker_counts = attribute_scores(summ["per_sequence"], seq_attributes, attributes, scored)
             for abbr, value in auc.items():
                 attribute_auc.setdefault(abbr, {})[tracker] = value
             for abbr, count in tracker_counts.items():
@@ -172,15 +173,12 @@ def build_report(sequences, folders: dict[str, pathlib.Path], dataset: str, root
     if thumbnails:
         for n in names:
             seq = by_name[n]
-            for tracker, folder in folders.items():
-                if n not in frame_iou[tracker]:
-                    continue
-                index = first_failure(frame_iou[tracker][n])
+            for tracker in folders:
+                index = first_failure(frame_iou[tracker][n]) if n in frame_iou[tracker] else None
                 if index is None:
                     continue
-                pred = metrics.prepare_prediction(results.read_boxes(results.run_folders(folder)[0], n),
-                                                  seq.ground_truth_xywh)
-                jpeg = draw_failure(_frame(seq, index), seq.ground_truth_xywh[index], pred[index], colors[tracker])
+                jpeg = draw_failure(_frame(seq, index), seq.ground_truth_xywh[index], predictions[tracker][n][index],
+                                    colors[tracker])
                 failures.setdefault(n, []).append(
                     Failure(tracker, index, float(frame_iou[tracker][n][index]), jpeg))
 
