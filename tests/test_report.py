@@ -263,3 +263,19 @@ def test_browser_test_fails_instead_of_skipping_in_ci(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="Chromium not installed"):
         _browser()
+
+
+def test_iou_strip_keeps_short_failures_of_long_sequences():
+    import cv2
+
+    iou = np.full(1000, 0.8)
+    iou[500] = 0.0    # one failing frame
+    iou[900:] = -1.0  # no valid ground truth
+    bins = report_html.strip_bins(iou, max_width=100)
+    assert len(bins) == 100 and bins[50] == 0.0 and (bins[90:] == -1).all() and (np.delete(bins[:90], 50) == 0.8).all()
+    np.testing.assert_array_equal(report_html.strip_bins(iou[:50], max_width=100), iou[:50])
+    png = cv2.imdecode(np.frombuffer(report_html.iou_strip_png(np.array([-1.0, 0.05, 0.5, 1.0])), np.uint8),
+                       cv2.IMREAD_COLOR)[0, :, ::-1]  # RGB
+    assert png.shape == (4, 3)
+    assert tuple(png[0]) == (170, 170, 170) and tuple(png[1]) == (200, 0, 0)
+    assert png[3][1] > 200 and png[3][0] < 10 and png[2][0] > 200 and png[2][1] > 200  # green; yellow

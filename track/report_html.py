@@ -21,6 +21,7 @@ from track.scoring import SCORED_KEYS
 OVERALL_KEYS = ("AUC", "OP50", "OP75", "Precision", "NormPrecision", "NormPrecisionAUC", "AO")
 PLOT_KINDS = ("success", "precision", "norm_precision")
 STRIP_WIDTH_PX = 240
+STRIP_MAX_PIXELS = STRIP_WIDTH_PX  # longer sequences are shown as runs of frames, each by its lowest IoU
 
 _STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; max-width: 1400px; }
@@ -91,12 +92,27 @@ def _plot_png(summaries, kind: str, colors) -> bytes:
     return buf.getvalue()
 
 
+def strip_bins(iou: np.ndarray, max_width: int = STRIP_MAX_PIXELS) -> np.ndarray:
+    """Per-frame IoU shrunk to at most ``max_width`` values: each the lowest valid IoU of its run of frames
+    (-1 when none is valid), so that a short failure in a long sequence still shows."""
+    iou = np.asarray(iou, dtype=np.float64)
+    if len(iou) <= max_width:
+        return iou
+    edges = np.linspace(0, len(iou), max_width + 1).round().astype(int)
+    out = np.empty(max_width)
+    for k in range(max_width):
+        chunk = iou[edges[k]: edges[k + 1]]
+        valid = chunk[chunk >= 0]
+        out[k] = valid.min() if len(valid) else -1.0
+    return out
+
+
 def iou_strip_png(iou: np.ndarray) -> bytes:
-    """A 1-pixel-high PNG, one pixel per frame: grey without valid ground truth, red below IoU 0.1, then a
-    red-yellow-green ramp up to IoU 1."""
+    """A 1-pixel-high PNG, one pixel per frame (per run of frames in long sequences, :func:`strip_bins`): grey
+    without valid ground truth, red below IoU 0.1, then a red-yellow-green ramp up to IoU 1."""
     import cv2
 
-    iou = np.asarray(iou, dtype=np.float64)
+    iou = strip_bins(iou)
     t = np.clip(iou, 0.0, 1.0)
     red = np.where(t < 0.5, 1.0, 2.0 - 2.0 * t)
     green = np.where(t < 0.5, 2.0 * t, 1.0)
@@ -251,8 +267,9 @@ def _per_sequence(report) -> str:
     return (f'<table id="per-sequence" class="sortable"><thead><tr><th class="name">sequence</th><th>frames</th>'
             f'{attr_head}{head}{strips}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
             '<p class="note">Click a column header to sort. &Delta;: difference to the first tracker (green: '
-            'better by 1 or 5 points or more, red: worse). IoU strips (first run): one pixel per frame, '
-            'green = high, red = below 0.1, grey = no valid ground truth.</p>')
+            'better by 1 or 5 points or more, red: worse). IoU strips (first run): one pixel per frame (in sequences '
+            f'over {STRIP_MAX_PIXELS} frames, per run of frames: its lowest IoU), green = high, red = below 0.1, '
+            'grey = no valid ground truth.</p>')
 
 
 def _failures(report) -> str:
