@@ -18,7 +18,7 @@ import numpy as np
 from track import plots
 from track.scoring import SCORED_KEYS
 
-OVERALL_KEYS = ("AUC", "OP50", "OP75", "Precision", "NormPrecision", "NormPrecisionAUC", "AO")
+OVERALL_KEYS = SCORED_KEYS  # AUC, OP50, OP75, Precision, NormPrecision, NormPrecisionAUC, AO
 PLOT_KINDS = ("success", "precision", "norm_precision")
 STRIP_WIDTH_PX = 240
 STRIP_MAX_PIXELS = STRIP_WIDTH_PX  # longer sequences are shown as runs of frames, each by its lowest IoU
@@ -162,7 +162,7 @@ def _overall(report) -> str:
         cells = []
         for k in OVERALL_KEYS:
             value = summ["overall"][k]
-            spread = f" &plusmn; {summ['std_over_runs'][k]:.1f}" if runs > 1 and k in SCORED_KEYS else ""
+            spread = f" &plusmn; {summ['std_over_runs'][k]:.1f}" if runs > 1 else ""
             cells.append(f'<td data-v="{value:.4f}">{_num(value)}{spread}</td>')
         nseq = summ["num_sequences"]
         rows.append(f'<tr><td class="name">{_tracker_label(report, name)}</td>{"".join(cells)}'
