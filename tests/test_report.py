@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from atom_jax import cli
-from track import attributes, datasets, metrics, report, report_html, scoring
+from atom_jax.data.registry import load_dataset
+from track import attributes, metrics, report, report_html, scoring
 
 # --- attributes -----------------------------------------------------------------------------------------------
 
@@ -18,9 +19,9 @@ def test_otb_table_has_the_published_attribute_counts():
     published = {"IV": 38, "SV": 64, "OCC": 49, "DEF": 44, "MB": 29, "FM": 39, "IPR": 51, "OPR": 63, "OV": 14,
                  "BC": 31, "LR": 9}
     table = attributes.otb_attributes()
-    from track import dataset_tables
+    from atom_jax.data import tables
 
-    assert set(table) == {e.split(":")[0] for e in dataset_tables.OTB}  # the 100 sequences of the reader
+    assert set(table) == {e.split(":")[0] for e in tables.OTB}  # the 100 sequences of the reader
     counts = {a: sum(a in v for v in table.values()) for a, _ in attributes.OTB_ATTRIBUTES}
     assert counts == published
     assert table["Crossing"] == {"SV", "DEF", "BC"} and table["Football1"] == {"IPR", "OPR", "BC"}
@@ -61,7 +62,7 @@ def _dataset(root, names=("Crossing", "Couple", "Unlisted"), frames=24, size=(96
         for i in range(frames):
             cv2.imwrite(str(folder / f"{i + 1:04d}.jpg"), rng.integers(0, 255, (size[1], size[0], 3), np.uint8))
         np.savetxt(root / name / "groundtruth_rect.txt", gt, fmt="%d", delimiter=",")
-    return datasets.load_dataset("generic", root)
+    return load_dataset("generic", root)
 
 
 def _results(base, sequences):
@@ -138,7 +139,7 @@ def test_report_with_missing_sequences_shows_the_gaps(tmp_path):
 def test_report_and_eval_report_commands(tmp_path, capsys):
     _dataset(tmp_path / "data", names=("Crossing", "Other"), frames=12)
     root = tmp_path / "data"
-    seqs = datasets.load_dataset("generic", root)
+    seqs = load_dataset("generic", root)
     folders = _results(tmp_path / "res", seqs)
     out = tmp_path / "cmd.html"
     assert cli.main(["report", "--dataset", "generic", "--root", str(root), f"ref={folders['good']}",
@@ -154,7 +155,7 @@ def test_report_and_eval_report_commands(tmp_path, capsys):
 
 def test_report_on_the_shared_sequences_is_small(sequences_dir, tmp_path):
     """5 real sequences x 3 trackers (ground truth, a static box, a pytracking-format folder): under 5 MB."""
-    seqs = datasets.load_dataset("generic", sequences_dir)
+    seqs = load_dataset("generic", sequences_dir)
     base = tmp_path / "res"
     folders = {"gt": base / "gt", "static": base / "static", "pytracking": base / "pyt" / "default_000"}
     for seq in seqs:

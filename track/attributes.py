@@ -21,7 +21,7 @@ from __future__ import annotations
 import pathlib
 
 from atom_jax.errors import InputError
-from track.files import load_table
+from atom_jax.data.files import load_table
 
 OTB_ATTRIBUTES = (
     ("IV", "Illumination variation"), ("SV", "Scale variation"), ("OCC", "Occlusion"), ("DEF", "Deformation"),

@@ -122,18 +122,6 @@ def draw_failure(image_rgb: np.ndarray, gt_xywh, pred_xywh, color, width: int = 
     return data.tobytes()
 
 
-def _frame(seq, index: int) -> np.ndarray:
-    if seq.video is None:
-        from track.files import read_image_rgb
-
-        return read_image_rgb(seq.frames[index])
-    frames = seq.images(start=index, read_ahead=0)
-    try:
-        return next(iter(frames))
-    finally:
-        frames.close()
-
-
 def build_report(sequences, folders: dict[str, pathlib.Path], dataset: str, root, skip_missing: bool = False,
                  attributes_dir=None, thumbnails: bool = True) -> Report:
     """Score the results folders ``folders`` (display name -> folder) on ``sequences`` and collect the report."""
@@ -177,7 +165,7 @@ def build_report(sequences, folders: dict[str, pathlib.Path], dataset: str, root
                 index = first_failure(frame_iou[tracker][n]) if n in frame_iou[tracker] else None
                 if index is None:
                     continue
-                jpeg = draw_failure(_frame(seq, index), seq.ground_truth_xywh[index], predictions[tracker][n][index],
+                jpeg = draw_failure(seq.frame(index), seq.ground_truth_xywh[index], predictions[tracker][n][index],
                                     colors[tracker])
                 failures.setdefault(n, []).append(
                     Failure(tracker, index, float(frame_iou[tracker][n][index]), jpeg))

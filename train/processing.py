@@ -70,27 +70,28 @@ def _visible_ids(visible, lo, hi):
 
 
 def sample_pair(rng: np.random.Generator, datasets: Sequence, weights: Sequence[float], max_gap: int):
-    """Choose ``(dataset index, sequence, train frame, test frame)`` as ltr's ATOMSampler ('interval' mode)."""
+    """Choose ``(dataset index, sequence index, sequence, train frame, test frame)`` as ltr's ATOMSampler
+    ('interval' mode); ``datasets`` are :class:`atom_jax.data.sequence.Dataset` s."""
     p = np.asarray(weights, np.float64)
     d = int(rng.choice(len(datasets), p=p / p.sum()))
     ds = datasets[d]
     for _ in range(1000):
-        s = int(rng.integers(ds.num_sequences()))
-        info = ds.sequence(s)
-        n_vis = int(info.visible.sum())
-        if (not ds.is_video and n_vis > 0) or (ds.is_video and n_vis > 4 and len(info.visible) >= 20):
+        s = int(rng.integers(len(ds)))
+        seq = ds[s]
+        visible = seq.visible
+        n_vis = int(visible.sum())
+        if (not ds.is_video and n_vis > 0) or (ds.is_video and n_vis > 4 and len(visible) >= 20):
             break
     else:
         raise InputError(f"dataset {ds.name}: no sequence with enough visible frames in 1000 draws")
-    vis_all = np.flatnonzero(info.visible)
-    base = int(rng.choice(vis_all))
+    base = int(rng.choice(np.flatnonzero(visible)))
     if not ds.is_video:
-        return d, s, info, base, base
+        return d, s, seq, base, base
     gap = max_gap
     while True:
-        cand = _visible_ids(info.visible, base - gap, base + gap)
+        cand = _visible_ids(visible, base - gap, base + gap)
         if len(cand):
-            return d, s, info, base, int(rng.choice(cand))
+            return d, s, seq, base, int(rng.choice(cand))
         gap += 5
 
 
@@ -192,11 +193,11 @@ def process_pair(rng, train_image, train_box, test_image, test_box, cfg: Process
 def make_example(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, index: int, stream: int = 0):
     """Example ``index`` of batch ``step``: sampled and processed from ``rng([seed, step, index, stream])``."""
     rng = np.random.default_rng([seed, step, index, stream])
-    d, s, info, t_train, t_test = sample_pair(rng, datasets, weights, cfg.max_gap)
-    ds = datasets[d]
-    train_image = ds.frame(s, t_train)
-    test_image = train_image if (t_test == t_train) else ds.frame(s, t_test)
-    return process_pair(rng, train_image, info.boxes_xywh[t_train], test_image, info.boxes_xywh[t_test], cfg)
+    _, _, seq, t_train, t_test = sample_pair(rng, datasets, weights, cfg.max_gap)
+    train_image = seq.frame(t_train)
+    test_image = train_image if (t_test == t_train) else seq.frame(t_test)
+    boxes = seq.ground_truth_xywh
+    return process_pair(rng, train_image, boxes[t_train], test_image, boxes[t_test], cfg)
 
 
 def make_batch(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, batch_size: int,
