@@ -38,6 +38,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--protocol", choices=("ope", "reset"), default="ope",
                         help="ope: one pass from the first frame (default); reset: VOT's reset-based protocol "
                              "(re-initialise 5 frames after a failure; accuracy, robustness, EAO)")
+    parser.add_argument("--report", nargs="?", const="", default=None, type=str, metavar="HTML",
+                        help="at the end, write the HTML report of the trackers run (atom-jax report) here "
+                             "(default <results>/report.html)")
     parser.add_argument("--pack", choices=("got10k", "trackingnet"), default=None,
                         help="also write the submission zip for GOT-10k test / TrackingNet")
 
@@ -80,7 +83,22 @@ def run(args) -> int:
     if rows:
         table = scoring.format_markdown if args.markdown else scoring.format_table
         print(table(rows, first="tracker"))
+    if args.report is not None:
+        _write_report(args, folders, sequences, status)
     return status
+
+
+def _write_report(args, folders, sequences, status) -> None:
+    if args.protocol == "reset":
+        print("no report: atom-jax report shows one-pass (ope) results", file=sys.stderr)
+    elif status or not scoring.scorable(sequences):
+        print("no report: a sequence failed or there is no ground truth to score", file=sys.stderr)
+    else:
+        from track import report
+
+        out = pathlib.Path(args.report) if args.report else args.results / "report.html"
+        info = report.write_report(sequences, folders, args.dataset, args.root, out)
+        print(f"wrote {info['path']} ({info['bytes'] / 1e6:.2f} MB, {info['seconds']:.1f} s)")
 
 
 def _run_reset(args, name, folder, sequences, overrides) -> None:
