@@ -57,6 +57,7 @@ def test_generic_and_video(tmp_path):
     decoded = list(vs.images())
     assert len(vs) == 4 and len(decoded) == 4 and decoded[1].shape == (32, 48, 3)
     assert np.abs(decoded[1].astype(int) - frames[1]).mean() < 8  # lossy MJPG
+    np.testing.assert_array_equal(vs.frame(1), decoded[1])  # random access decodes the same frame
     assert np.isnan(vs.ground_truth_xywh[1:]).all()
     _write_boxes(tmp_path / "clip.txt", 4)  # an annotation beside the video is its ground truth
     [annotated] = load_dataset("video", video)
