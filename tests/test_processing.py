@@ -97,14 +97,13 @@ def test_jitter_only_on_the_test_frame_and_bounded():
     assert offsets.std() > 5  # jitter is really applied
 
 
-def test_images_are_imagenet_normalised_crops():
+def test_images_are_brightness_jittered_crops_in_pixel_range():
     cfg = P.ProcessingConfig(output_size=32, grayscale_prob=0.0, brightness_jitter=0.0)
     im = _ramp_image(100, 100)
     box = np.array([40.0, 40.0, 10.0, 10.0])
     out = P.process_pair(np.random.default_rng(0), im, box, im, box, cfg)
     crop, _ = P.crop_around(im, box, 5.0, 32)
-    ref = (crop / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
-    np.testing.assert_allclose(out["train_images"], ref, atol=1e-5)
+    np.testing.assert_allclose(out["train_images"], crop, atol=1e-4)  # 0..255: the backbone normalises
 
 
 def test_grayscale_is_joint():
@@ -113,8 +112,7 @@ def test_grayscale_is_joint():
     out = P.process_pair(np.random.default_rng(0), im, np.array([40.0, 40, 10, 10]), im,
                          np.array([40.0, 40, 10, 10]), cfg)
     for k in ("train_images", "test_images"):
-        raw = out[k] * np.array([0.229, 0.224, 0.225]) + np.array([0.485, 0.456, 0.406])
-        np.testing.assert_allclose(raw[..., 0], raw[..., 1], atol=1e-5)
+        np.testing.assert_allclose(out[k][..., 0], out[k][..., 1], atol=1e-3)
 
 
 def _Toy(visible):
