@@ -5,7 +5,12 @@ Pytree (see ARCHITECTURE.md)::
     {"backbone": {"params": ..., "batch_stats": ...},   # ResNet-18 (atom_jax.backbone)
      "iou_net":  {"params": ..., "batch_stats": ...}}   # AtomIoUNet (atom_jax.iou_net)
 
-A file may hold either part alone (e.g. a converted torchvision ResNet-18 has only ``backbone``).
+A file may hold either part alone (e.g. a converted torchvision ResNet-18 has only ``backbone``). The backbone
+is any of :mod:`atom_jax.backbones` (recognised by its array names and shapes). A file that stores only the
+IoU-Net names how to rebuild its backbone in ``meta["backbone"]`` (``{"name": "efficientnet_lite0", "weights":
+"pretrained"}``: the ImageNet weights of the installed package; ``{"name": "resnet18", "init_seed": 0}``: a seeded
+random network), and :func:`load_weights` fills it in; ``meta["tracker"]`` holds the tracker settings the
+weights are meant for (``track.api`` applies them). Built-in weights (:data:`BUILTIN`) load by name.
 
 File layout: every leaf is an array named by its path joined with ``/``
 (``backbone/params/layer1_0/conv1/kernel``), float32 as stored, so a save/load round trip is exact. The array
