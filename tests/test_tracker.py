@@ -28,6 +28,10 @@ FRAME_HW = (128, 256)  # a multiple of the batch canvas (128): batch and single 
 
 @pytest.fixture(scope="module")
 def weights():
+    return random_weights()
+
+
+def random_weights():
     from atom_jax.backbone import init_backbone
     from atom_jax.iou_net import init_iou_net
 

@@ -139,7 +139,8 @@ class BatchTracker:
     ``images`` is a list of ``B`` frames, ``None`` for idle slots (their state is kept, their row is NaN).
     Each slot uses the same key as :class:`Tracker` with the same seed, so results match single runs.
     The slots are sharded over ``num_devices`` local devices (default: all; :mod:`track.devices`); ``B`` is
-    rounded up to a multiple of the device count with slots that stay idle (``num_slots``).
+    rounded up to a multiple of the device count with slots that stay idle (``num_slots``). ``last_aux``: the
+    last step's diagnostics per slot (``num_slots`` rows), fetched when read.
     """
 
     def __init__(self, weights, config: TrackerConfig, seed: int, batch_size: int, update: str = "auto",
@@ -157,6 +158,11 @@ class BatchTracker:
         self.states = None
         self.canvas_hw = (0, 0)
         self.frame_shapes = [None] * self.batch_size
+        self._aux = None
+
+    @property
+    def last_aux(self):
+        return None if self._aux is None else jax.tree_util.tree_map(np.asarray, jax.device_get(self._aux))
 
     def _canvas(self, shapes):
         h = max([self.canvas_hw[0]] + [s[0] for s in shapes])
@@ -169,13 +175,13 @@ class BatchTracker:
         return np.pad(image, ((0, canvas_hw[0] - h), (0, canvas_hw[1] - w), (0, 0)), mode="edge")
 
     def initialize(self, slot: int, image, box_xywh):
-        """Start a sequence in ``slot``; runs on the slot's device and returns once it has finished."""
+        """Start a sequence in ``slot``; returns once the device has finished."""
         if not 0 <= slot < self.batch_size:
             raise InputError(f"slot {slot} outside 0..{self.batch_size - 1}")
         image = as_rgb(image)
         box = atom.validate_init(image.shape, box_xywh)
         canvas = self._canvas([image.shape])
-        device = devices.slot_device(slot, self.num_slots, self.mesh)
+        device = self.mesh.devices.flat[0]  # inits run on one device: compiled once (see track.devices)
         args = (self._pad(image, canvas), np.asarray(box, np.float32),
                 np.asarray([image.shape[1], image.shape[0]], np.float32), np.asarray(jax.random.PRNGKey(self.seed)))
         image_d, box_d, valid_wh, key = jax.device_put(args, device)
@@ -208,7 +214,7 @@ class BatchTracker:
                 batch[slot] = self._pad(np.clip(im, 0, 255).astype(np.uint8), canvas)
                 active[slot] = True
         batch_d, active_d = jax.device_put((batch, active), devices.batch_sharding(self.mesh))
-        self.states, boxes, _ = self._step(self.weights, self.states, batch_d, active_d)
+        self.states, boxes, self._aux = self._step(self.weights, self.states, batch_d, active_d)
         out = devices.fetch_boxes(boxes)[:self.batch_size]
         out[~active[:self.batch_size]] = np.nan
         return out

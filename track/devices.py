@@ -6,8 +6,9 @@ weights are replicated). :func:`sharded_step` runs :func:`atom_jax.tracker.step_
 on each device's block, so the devices never talk to each other: whether a filter update is due, and for
 which slots, is decided per device, and a slot's result does not depend on how many devices there are
 (up to the summation order of XLA's batched kernels, see ``tests/test_scale.py``). A sequence's first frame
-(:func:`atom_jax.tracker.init`) runs on the device that owns its slot, and :func:`put_slot` writes the new
-state into that device's block without touching the others.
+(:func:`atom_jax.tracker.init`) runs on the mesh's first device (a jitted function compiles once per device
+it runs on, and inits are one after the other anyway: the runner waits for each); :func:`put_slot` copies
+the new state to the device that owns the slot and writes it into that device's block only.
 
 Transfers in the frame loop: one explicit upload of the padded frames (and the ``active`` mask) and one
 explicit fetch of the boxes per step (:func:`fetch_boxes`); nothing else crosses between host and device,
@@ -86,14 +87,9 @@ def _set_row(block, state, row):
     return jax.tree_util.tree_map(lambda b, s: b.at[row].set(s), block, state)
 
 
-def slot_device(slot: int, slots: int, mesh: Mesh):
-    """The device that tracks ``slot`` (slots are split into consecutive equal blocks)."""
-    return mesh.devices.flat[slot // (slots // mesh.size)]
-
-
 def put_slot(states, state, slot: int, mesh: Mesh):
-    """``states`` with slot ``slot`` replaced by ``state`` (which lives on :func:`slot_device`): only that
-    device's block is rewritten, on that device."""
+    """``states`` with slot ``slot`` replaced by ``state``: only the block of the device that owns the slot
+    is rewritten, on that device."""
     leaves, treedef = jax.tree_util.tree_flatten(states)
     slots = leaves[0].shape[0]
     per = slots // mesh.size
@@ -101,7 +97,8 @@ def put_slot(states, state, slot: int, mesh: Mesh):
     blocks = [sorted(leaf.addressable_shards, key=lambda s: s.index[0].start or 0) for leaf in leaves]
     device = blocks[0][dev].device
     row = jax.device_put(np.int32(slot - dev * per), device)
-    new_block = _set_row([b[dev].data for b in blocks], jax.tree_util.tree_leaves(state), row)
+    one = jax.device_put(jax.tree_util.tree_leaves(state), device)
+    new_block = _set_row([b[dev].data for b in blocks], one, row)
     out = []
     for leaf, shards, new in zip(leaves, blocks, new_block):
         arrays = [new if i == dev else s.data for i, s in enumerate(shards)]
