@@ -274,7 +274,7 @@ def test_two_processes_on_localhost_equal_one(tmp_path):
     from atom_jax.weights import save_weights
 
     _write_dataset(tmp_path / "data")
-    save_weights(tmp_path / "w.npz", random_weights())
+    save_weights(tmp_path / "w.npz", random_weights(("conv1", "layer1", "layer2", "layer3", "layer4")))
     small = ["init_GN_iter=2", "init_CG_iter=4", "sample_memory_size=24", "train_skipping=2", "CG_iter=2",
              "hard_negative_CG_iter=2", "box_refinement_iter=2", "use_augmentation=False"]
     common = [sys.executable, "-m", "atom_jax.cli", "eval", "--dataset", "generic", "--root",
