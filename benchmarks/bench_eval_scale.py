@@ -42,7 +42,7 @@ def measure(weights: str, root: str, batches: list[int], steps: int) -> list[dic
     import numpy as np
 
     from track.api import make_batch_tracker
-    from track.datasets import load_dataset
+    from atom_jax.data.registry import load_dataset
 
     sequences = load_dataset("generic", pathlib.Path(root))
     rows = []

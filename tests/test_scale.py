@@ -328,7 +328,7 @@ def test_step_batch_equals_step_per_frame_on_the_shared_sequences(sequences_dir)
         import jax, numpy as np
         from track import devices
         from track.api import BatchTracker, Tracker, load, make_config
-        from track.datasets import load_dataset
+        from atom_jax.data.registry import load_dataset
         assert jax.local_device_count() == 2
         FRAMES, EVERY = 41, 4
         seqs = {{s.name: s for s in load_dataset("generic", {str(sequences_dir)!r})}}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from atom_jax.data.registry import load_dataset
 from track import results, scoring
-from track.datasets import load_dataset
 
 got10k = pytest.importorskip("got10k", reason="the got10k toolkit is not installed (pip install got10k six)")
 

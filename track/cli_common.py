@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from track.datasets import DATASET_NAMES, load_dataset
+from atom_jax.data.registry import DATASET_NAMES, load_dataset
 
 
 def add_dataset_arguments(parser, required: bool = True) -> None:

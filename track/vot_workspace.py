@@ -20,7 +20,8 @@ import os
 import pathlib
 import sys
 
-from track.files import atomic_write_text, read_image_rgb
+from atom_jax.data.files import read_image_rgb
+from track.files import atomic_write_text
 
 STACK = """title: atom-jax local reset-based evaluation
 experiments:
@@ -95,7 +96,7 @@ def build_workspace(sequences, workspace, tracker="atom", weights="", overrides=
 
 
 def main(argv=None) -> int:
-    from track.datasets import load_dataset
+    from atom_jax.data.registry import load_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", required=True)
