@@ -181,6 +181,8 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
         # single sequence: step
         trk = Tracker(weights, config, seed=1)
         trk.initialize(seqs[0][0], boxes[0])
+        # initialize returns when the device is done: its time is init's own, not moved into frame 2
+        assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(trk.state))
         init_traces = len(traces)
         trk.update(seqs[0][1])
         assert sorted(traces[init_traces:]) == [3, 4]
@@ -195,6 +197,7 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
         batch = BatchTracker(weights, config, seed=1, batch_size=2, num_devices=1)
         batch.initialize(0, seqs[0][0], boxes[0])
         batch.initialize(1, seqs[1][0], boxes[1])
+        assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(batch.states))
         n_traces = len(traces)
         batch.update([seqs[0][1], seqs[1][1]])
         assert sorted(traces[n_traces:]) == [3, 4]
@@ -229,6 +232,25 @@ def test_small_frame_in_a_large_canvas_tracks_as_alone(weights):
     # rtol: the random IoU-Net grows the box to ~800 px, where float32 rounding of the batched kernels' other
     # summation order shows at ~2e-3 px (relative 5e-6); without the frame's own size the error is pixels.
     np.testing.assert_allclose(np.array(got), np.array(want), atol=1e-3, rtol=1e-5)
+
+
+def test_progress_rate_leaves_out_the_first_step():
+    import io
+    import re
+
+    from tqdm import tqdm
+
+    from track.runner import restart_rate
+
+    bar = tqdm(total=100, file=io.StringIO(), smoothing=0, unit="frame")
+    bar.update(2)  # the first frame and the first step, which compiles: say 50 s
+    bar.start_t -= 50.0
+    restart_rate(bar)
+    bar.start_t -= 2.0  # then 20 frames in 2 s
+    bar.update(20)
+    rate = float(re.search(r"([0-9.]+)frame/s", tqdm.format_meter(**bar.format_dict)).group(1))
+    assert 9.0 < rate <= 10.0  # 10 frames/s; 22 / 52 s = 0.42 without the restart
+    bar.close()
 
 
 def test_split_is_deterministic_balanced_and_complete():
