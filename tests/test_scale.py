@@ -271,6 +271,29 @@ def test_split_is_deterministic_balanced_and_complete():
     assert split(seqs[:1], 3, 2) == []
 
 
+def test_gather_keeps_waiting_after_a_timeout(monkeypatch, capsys):
+    """Process 0 of 2 publishes its report and waits for process 1, which takes longer than one wait."""
+    from track import hosts
+
+    class Client:
+        def __init__(self):
+            self.store, self.timeouts = {"atom_jax_eval/ope/x/1": '{"finished": ["b"]}'}, 1
+
+        def key_value_set(self, key, value):
+            self.store[key] = value
+
+        def blocking_key_value_get(self, key, timeout_ms):
+            if key.endswith("/1") and self.timeouts:
+                self.timeouts -= 1
+                raise jax.errors.JaxRuntimeError("DEADLINE_EXCEEDED: GetKeyValue() timed out")
+            return self.store[key]
+
+    monkeypatch.setattr(hosts, "_client", Client)
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    assert hosts.gather("ope/x", {"finished": ["a"]}) == [{"finished": ["a"]}, {"finished": ["b"]}]
+    assert "process 0: waiting for process 1" in capsys.readouterr().err
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("localhost", 0))

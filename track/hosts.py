@@ -5,8 +5,8 @@
 and tracks it on its own local devices, writing finished sequences atomically into the shared results
 folder. Nothing crosses between processes during tracking. At the end each process publishes a small JSON
 report in the coordination service's key-value store and waits for everyone's (:func:`gather`); process 0
-then scores the merged folder. A process that dies makes the coordination service stop the others (its
-heartbeat timeout), and a rerun of the same commands resumes from the files already written.
+then scores the merged folder. While a process waits it prints, once a minute, which process it waits for;
+if one has died, stop the others and rerun the same commands: they resume from the files already written.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def gather(tag: str, payload: dict) -> list[dict]:
             try:
                 out.append(json.loads(client.blocking_key_value_get(f"{_PREFIX}/{tag}/{p}", WAIT_MS)))
                 break
-            except Exception as err:  # a timeout: say so and keep waiting; anything else is raised
+            except jax.errors.JaxRuntimeError as err:  # a timeout: say so and keep waiting
                 if "DEADLINE_EXCEEDED" not in str(err):
                     raise
                 print(f"process {me}: waiting for process {p} to finish {tag}", file=sys.stderr, flush=True)
