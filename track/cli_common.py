@@ -1,4 +1,4 @@
-"""Arguments shared by the evaluation subcommands (``eval``, ``score``, ``compare``)."""
+"""Arguments shared by the evaluation subcommands (``eval``, ``score``, ``compare``, ``report``)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,17 @@ def add_dataset_arguments(parser, required: bool = True) -> None:
 def load_from_args(args):
     names = [n for n in args.sequences.split(",") if n] if args.sequences else None
     return load_dataset(args.dataset, args.root, names)
+
+
+def named_folders(items) -> dict[str, pathlib.Path]:
+    """``NAME=FOLDER`` or ``FOLDER`` arguments -> {display name: folder} (the folder's name by default)."""
+    out = {}
+    for item in items:
+        text = str(item)
+        name, sep, folder = text.partition("=")
+        path = pathlib.Path(folder) if sep else pathlib.Path(text)
+        out[name if sep else path.resolve().name] = path
+    return out
 
 
 def write_json(path, data) -> None:
