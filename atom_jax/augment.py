@@ -292,7 +292,7 @@ def total_shifts(transforms, random_shifts_xy):
 
 
 def init_augmentations(image, center_xy, scale, transforms, random_shifts_xy, sample_hw=(288, 288),
-                       expansion_factor=2) -> AugmentedSamples:
+                       expansion_factor=2, valid_wh=None) -> AugmentedSamples:
     """ATOM's first-frame augmented samples, stacked in ``transforms`` order (identity first).
 
     Args:
@@ -304,6 +304,7 @@ def init_augmentations(image, center_xy, scale, transforms, random_shifts_xy, sa
       random_shifts_xy: ``(N, 2)`` int random shifts (x, y), e.g. :func:`draw_random_shifts`; rows of
         transforms without a random shift should be zero.
       sample_hw: static sample size ``(h, w)`` (``img_sample_sz``). expansion_factor: static, as pytracking.
+      valid_wh: the frame's size when ``image`` is padded into a larger canvas (see ``sample_patch``).
 
     The transforms run in a ``lax.scan`` over one ``lax.switch`` (crop / blur / rotate): the expanded patch is
     computed once (XLA would otherwise fuse its bilinear gather into every transform and recompute it) and the
@@ -317,7 +318,7 @@ def init_augmentations(image, center_xy, scale, transforms, random_shifts_xy, sa
                          f"got {np.shape(random_shifts_xy)}")
     ex_hw = expanded_size(sample_hw, expansion_factor)
     size_wh = jnp.asarray(scale, jnp.float32) * jnp.asarray(ex_hw[::-1], jnp.float32)
-    patch, _ = sample_patch(image, center_xy, size_wh, ex_hw)
+    patch, _ = sample_patch(image, center_xy, size_wh, ex_hw, valid_wh)
     shifts = total_shifts(transforms, random_shifts_xy)
     params = jax.tree.map(jnp.asarray, _params(transforms, ex_hw))
 

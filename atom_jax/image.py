@@ -21,6 +21,8 @@ Image conventions (the one place they are written down):
 Everything is computed from the traced centre and size with a fixed output shape: one gather of the four
 bilinear neighbours, so :func:`sample_patch` compiles once for all centres, sizes and factors ``df``.
 Unlike pytracking (which raises), a crop entirely outside the image returns replicated border pixels.
+``valid_wh`` (traced) makes a frame padded into a larger canvas (batch tracking) behave exactly as the frame alone:
+border replication and the pre-downsampling grid use the frame's own size, the canvas beyond it is never read.
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ def _axis_taps(posl, size, n_image, n_out, df):
     """Bilinear taps along one axis: image indices (i0, i1) and weights (w0, w1), each ``(n_out,)``.
 
     ``posl``: truncated centre (int32), ``size``: requested crop size in image pixels (float32), ``n_image``:
-    static image length, ``n_out``: static output length, ``df``: pre-downsampling factor (int32).
+    image length (static, or traced int32 for a frame padded into a larger array), ``n_out``: static output
+    length, ``df``: pre-downsampling factor (int32).
     Returns also ``tl``, ``br`` (float32, in subsampled pixels) and the crop length.
     """
     offset = jnp.mod(posl, df)                      # non-negative, like Python's / PyTorch's % on int64
@@ -124,7 +127,7 @@ def _axis_taps(posl, size, n_image, n_out, df):
     return to_image(i0), to_image(i1), 1.0 - w1, w1, tl, br, n_crop
 
 
-def sample_patch(image, center_xy, sample_size_wh, output_hw):
+def sample_patch(image, center_xy, sample_size_wh, output_hw, valid_wh=None):
     """Crop ``sample_size_wh`` image pixels around ``center_xy`` and resize them to ``output_hw`` (pytracking).
 
     Args:
@@ -134,6 +137,8 @@ def sample_patch(image, center_xy, sample_size_wh, output_hw):
       sample_size_wh: ``(2,)`` size ``(w, h)`` of the region in image pixels (``scale * sample_sz``), or a
         scalar for a square region. May be traced.
       output_hw: static ``(h, w)`` of the output patch.
+      valid_wh: ``(2,)`` size of the frame when ``image`` is that frame padded at the bottom/right into a
+        larger canvas (may be traced); default ``image``'s own size.
     Returns:
       ``(patch, geometry)``: ``patch`` float32 ``(h, w, C)`` in 0..255 and a :class:`PatchGeometry`.
     """
@@ -149,8 +154,13 @@ def sample_patch(image, center_xy, sample_size_wh, output_hw):
     whole = jnp.floor(resize_factor)
     df = jnp.maximum(whole - (resize_factor - whole < jnp.float32(0.1)), 1.0).astype(jnp.int32)
 
-    x0, x1, wx0, wx1, tlx, brx, ncx = _axis_taps(posl[0], size_wh[0], img.shape[1], out_w, df)
-    y0, y1, wy0, wy1, tly, bry, ncy = _axis_taps(posl[1], size_wh[1], img.shape[0], out_h, df)
+    if valid_wh is None:
+        n_x, n_y = img.shape[1], img.shape[0]
+    else:
+        valid = jnp.minimum(jnp.asarray(valid_wh).astype(jnp.int32), jnp.asarray([img.shape[1], img.shape[0]]))
+        n_x, n_y = valid[0], valid[1]
+    x0, x1, wx0, wx1, tlx, brx, ncx = _axis_taps(posl[0], size_wh[0], n_x, out_w, df)
+    y0, y1, wy0, wy1, tly, bry, ncy = _axis_taps(posl[1], size_wh[1], n_y, out_h, df)
 
     rows0, rows1 = img[y0], img[y1]                  # (out_h, W, C) each
     wx0, wx1 = wx0[:, None], wx1[:, None]

@@ -35,8 +35,10 @@ def transforms(config: TrackerConfig) -> tuple:
     return augment.transforms_from_pytracking(spec, (d.sample_size, d.sample_size))
 
 
-def init_training_samples(config: TrackerConfig, image, center_xy, target_scale, key_shift, key_dropout):
-    """Augmented first-frame patches, their shifts and the dropout factors (see :class:`InitSamples`)."""
+def init_training_samples(config: TrackerConfig, image, center_xy, target_scale, key_shift, key_dropout,
+                          valid_wh=None):
+    """Augmented first-frame patches, their shifts and the dropout factors (see :class:`InitSamples`);
+    ``valid_wh``: the frame's size when ``image`` is padded into a larger canvas."""
     d = derived(config)
     ts = transforms(config)
     hw = (d.sample_size, d.sample_size)
@@ -45,7 +47,7 @@ def init_training_samples(config: TrackerConfig, image, center_xy, target_scale,
     else:
         shifts = augment.draw_random_shifts(key_shift, ts, hw, config.random_shift_factor)
     aug = augment.init_augmentations(image, center_xy, target_scale, ts, shifts, hw,
-                                     config.augmentation_expansion_factor)
+                                     config.augmentation_expansion_factor, valid_wh)
     num_drop, prob = config.augmentation_dropout if config.use_augmentation else (0, 0.0)
     channels = backbones.get(config.backbone).channels(config.classifier_layer)
     keep = jax.random.bernoulli(key_dropout, 1.0 - prob, (num_drop, channels))

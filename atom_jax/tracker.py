@@ -166,7 +166,7 @@ def init(weights, config: TrackerConfig, image, box_xywh, key, valid_wh=None) ->
     base = size / target_scale
     k_aug, k_drop, k_proj, k_filt, k_next = jax.random.split(key, 5)
 
-    samples = init_training_samples(config, image, center, target_scale, k_aug, k_drop)
+    samples = init_training_samples(config, image, center, target_scale, k_aug, k_drop, valid_wh)
     feats, x = _features(weights, config, samples.images)
     if samples.dropout_scale.shape[0]:
         x = jnp.concatenate([x, x[:1] * samples.dropout_scale[:, None, None, :]], axis=0)
@@ -270,7 +270,7 @@ def _track(weights, config: TrackerConfig, state: TrackerState, image, batched: 
     sample_pos = jnp.round(state.center_xy)
     scales = state.target_scale * jnp.asarray(config.scale_factors, jnp.float32)
     patch_fn = lambda s: sample_patch(image, state.center_xy, jnp.stack([s, s]) * d.sample_size,
-                                      (d.sample_size, d.sample_size))[0]
+                                      (d.sample_size, d.sample_size), state.image_wh)[0]
     patches = jax.vmap(patch_fn)(scales)
     feats, x = _features(weights, config, patches)
     test_x = classifier.project(x, state.projection)

@@ -94,6 +94,25 @@ def test_sample_patch_matches_numpy_reference(out_hw):
     assert {1, 2, 3}.issubset(dfs), dfs                 # the pre-downsampling path is exercised
 
 
+def test_frame_padded_into_a_canvas_samples_as_the_frame_alone():
+    """With ``valid_wh`` a frame padded into a larger canvas (batch tracking) gives the frame's own patch, also
+    with pre-downsampling (where the canvas's edge replication would pick other pixels than the frame's
+    subsampled border) and for crops beyond the border. The canvas beyond the frame holds noise: never read."""
+    out_hw = (31, 23)
+    h, w = IMAGE.shape[:2]
+    canvas = RNG.uniform(0, 255, (h + 37, w + 50, 3)).astype(np.float32)
+    canvas[:h, :w] = IMAGE
+    centers, sizes = _cases(30, (h, w), out_hw)
+    valid = jnp.asarray([w, h], jnp.float32)
+    dfs = set()
+    for c, s in zip(centers, sizes):
+        want, geom = _jit_sample(IMAGE, c, s, out_hw)
+        got, _ = _jit_sample(canvas, c, s, out_hw, valid)
+        dfs.add(int(geom.df))
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=f"center {c} size {s}")
+    assert {1, 2, 3}.issubset(dfs), dfs
+
+
 def test_exact_crop_and_replicate_padding():
     """Odd sizes with ``df = 1``: the crop has exactly the output size, so the patch is a pure (padded) copy."""
     image = RNG.integers(0, 256, (20, 30, 3)).astype(np.uint8)

@@ -28,12 +28,15 @@ FRAME_HW = (128, 256)  # a multiple of the batch canvas (128): batch and single 
 
 @pytest.fixture(scope="module")
 def weights():
+    return random_weights()
+
+
+def random_weights(layers=("conv1", "layer1", "layer2", "layer3")):
     from atom_jax.backbone import init_backbone
     from atom_jax.iou_net import init_iou_net
 
     # Shapes from abstract initialisation, values from NumPy (He-normal kernels, unit BatchNorm): much faster
     # than running the Linen initialisers, and the tests below do not depend on the weight distribution.
-    layers = ("conv1", "layer1", "layer2", "layer3")
     shapes = {"backbone": jax.eval_shape(lambda k: init_backbone(k, layers), jax.random.PRNGKey(0)),
               "iou_net": jax.eval_shape(init_iou_net, jax.random.PRNGKey(1))}
     rng = np.random.default_rng(0)

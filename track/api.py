@@ -14,10 +14,10 @@ functions are shared by all trackers of the process.
 
 :func:`make_batch_tracker` advances ``B`` sequences in lockstep with one vmapped step. Frames of different
 sizes are padded on the host (edge replication) to a shared canvas, a multiple of 128 pixels that only
-grows; each slot keeps its own true frame size for the position clamp and the scale bounds. Padding changes
-nothing for patches sampled without pre-downsampling; with it (targets larger than ~1/5 of the 288 patch at
-scale 1.1 and beyond) border pixels of the padded area can differ from pytracking's replication by one
-subsampled row/column.
+grows; each slot keeps its own true frame size, which the patch sampling (border replication, the
+pre-downsampling grid), the position clamp and the scale bounds use, so the canvas beyond a frame is never
+read and a slot tracks as the single tracker does. The slots are sharded over the local devices
+(:mod:`track.devices`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 from atom_jax import tracker as atom
 from atom_jax.config import TrackerConfig, with_overrides
 from atom_jax.errors import InputError
+from track import devices
 
 CANVAS_MULTIPLE = 128
 
@@ -78,24 +79,32 @@ def as_rgb(image) -> np.ndarray:
 class Tracker:
     """One sequence at a time: ``initialize(image, box_xywh)`` then ``update(image) -> box_xywh``.
 
-    After each call ``last_aux`` holds the step's diagnostics as NumPy values (``max_score``, ``flag``, ...).
+    ``initialize`` returns once the device has finished (so its time is the initialisation's, not dispatch's);
+    ``update`` uploads the frame explicitly and fetches only the box (the one host sync of a frame).
+    ``last_aux`` gives the last step's diagnostics as NumPy values (``max_score``, ``flag``, ...), fetched
+    when it is read.
     """
 
     def __init__(self, weights, config: TrackerConfig, seed: int = 0):
-        self.weights = weights
+        self.weights = jax.device_put(weights)
         self.config = config
         self.seed = int(seed)
         self.state = None
         self.frame_shape = None
-        self.last_aux = None
+        self._aux = None
+
+    @property
+    def last_aux(self):
+        return None if self._aux is None else jax.tree_util.tree_map(np.asarray, jax.device_get(self._aux))
 
     def initialize(self, image, box_xywh):
         image = as_rgb(image)
         box = atom.validate_init(image.shape, box_xywh)
-        self.state = atom.init(self.weights, self.config, image, jnp.asarray(box, jnp.float32),
-                               jax.random.PRNGKey(self.seed))
+        self.state = atom.init(self.weights, self.config, jax.device_put(image),
+                               jax.device_put(np.asarray(box, np.float32)), jax.random.PRNGKey(self.seed))
+        jax.block_until_ready(self.state)
         self.frame_shape = image.shape
-        self.last_aux = None
+        self._aux = None
         return box.copy()
 
     def update(self, image) -> np.ndarray:
@@ -105,9 +114,8 @@ class Tracker:
         if image.shape != self.frame_shape:
             raise InputError(f"frame size changed from {self.frame_shape[1]}x{self.frame_shape[0]} to "
                              f"{image.shape[1]}x{image.shape[0]} within the sequence")
-        self.state, box, aux = atom.step(self.weights, self.config, self.state, image)
-        self.last_aux = jax.tree_util.tree_map(np.asarray, aux)
-        return np.asarray(box, np.float64)
+        self.state, box, self._aux = atom.step(self.weights, self.config, self.state, jax.device_put(image))
+        return devices.fetch_boxes(box)
 
 
 def make_config(overrides: dict | None = None, settings: dict | None = None) -> TrackerConfig:
@@ -135,22 +143,35 @@ def _round_up(n: int, m: int) -> int:
 
 
 class BatchTracker:
-    """``B`` slots tracked in lockstep: ``initialize(slot, image, box)``, ``update(images) -> (B, 4)``.
+    """``B`` sequences in lockstep: ``initialize(slot, image, box)``, ``update(images) -> (B, 4)``.
 
     ``images`` is a list of ``B`` frames, ``None`` for idle slots (their state is kept, their row is NaN).
     Each slot uses the same key as :class:`Tracker` with the same seed, so results match single runs.
+    The slots are sharded over ``num_devices`` local devices (default: all; :mod:`track.devices`); ``B`` is
+    rounded up to a multiple of the device count with slots that stay idle (``num_slots``). ``last_aux``: the
+    last step's diagnostics per slot (``num_slots`` rows), fetched when read.
     """
 
-    def __init__(self, weights, config: TrackerConfig, seed: int, batch_size: int, update: str = "auto"):
+    def __init__(self, weights, config: TrackerConfig, seed: int, batch_size: int, update: str = "auto",
+                 num_devices: int | None = None):
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
         if update not in atom.BATCH_UPDATES:
             raise InputError(f"batch update must be one of {atom.BATCH_UPDATES}, got {update!r}")
-        self.weights, self.config, self.seed, self.batch_size = weights, config, int(seed), int(batch_size)
+        self.mesh = devices.local_mesh(num_devices)
+        self.config, self.seed, self.batch_size = config, int(seed), int(batch_size)
+        self.num_slots = devices.num_slots(batch_size, self.mesh)
+        self.weights = devices.replicate(weights, self.mesh)
         self.update_mode = update  # how filter updates run over the slots: see atom_jax.tracker.step_batch
+        self._step = devices.sharded_step(self.mesh, config, update)
         self.states = None
         self.canvas_hw = (0, 0)
         self.frame_shapes = [None] * self.batch_size
+        self._aux = None
+
+    @property
+    def last_aux(self):
+        return None if self._aux is None else jax.tree_util.tree_map(np.asarray, jax.device_get(self._aux))
 
     def _canvas(self, shapes):
         h = max([self.canvas_hw[0]] + [s[0] for s in shapes])
@@ -163,18 +184,22 @@ class BatchTracker:
         return np.pad(image, ((0, canvas_hw[0] - h), (0, canvas_hw[1] - w), (0, 0)), mode="edge")
 
     def initialize(self, slot: int, image, box_xywh):
+        """Start a sequence in ``slot``; returns once the device has finished."""
         if not 0 <= slot < self.batch_size:
             raise InputError(f"slot {slot} outside 0..{self.batch_size - 1}")
         image = as_rgb(image)
         box = atom.validate_init(image.shape, box_xywh)
         canvas = self._canvas([image.shape])
-        valid_wh = jnp.asarray([image.shape[1], image.shape[0]], jnp.float32)
-        state = atom.init(self.weights, self.config, self._pad(image, canvas), jnp.asarray(box, jnp.float32),
-                          jax.random.PRNGKey(self.seed), valid_wh)
+        device = self.mesh.devices.flat[0]  # inits run on one device: compiled once (see track.devices)
+        args = (self._pad(image, canvas), np.asarray(box, np.float32),
+                np.asarray([image.shape[1], image.shape[0]], np.float32), np.asarray(jax.random.PRNGKey(self.seed)))
+        image_d, box_d, valid_wh, key = jax.device_put(args, device)
+        state = atom.init(devices.on_device(self.weights, device), self.config, image_d, box_d, key, valid_wh)
         if self.states is None:
-            self.states = jax.tree_util.tree_map(lambda a: jnp.stack([a] * self.batch_size), state)
+            self.states = devices.broadcast_state(state, self.num_slots, self.mesh)
         else:
-            self.states = _set_slot(self.states, state, slot)
+            self.states = devices.put_slot(self.states, state, slot, self.mesh)
+        jax.block_until_ready(self.states)
         self.frame_shapes[slot] = image.shape
         return box.copy()
 
@@ -191,24 +216,22 @@ class BatchTracker:
                 raise InputError(f"slot {slot}: frame size {im.shape[1]}x{im.shape[0]} differs from its "
                                  f"first frame ({self.frame_shapes[slot]})")
         canvas = self._canvas([im.shape for im in frames if im is not None])
-        batch = np.zeros((self.batch_size, canvas[0], canvas[1], 3), np.uint8)
+        batch = np.zeros((self.num_slots, canvas[0], canvas[1], 3), np.uint8)
+        active = np.zeros(self.num_slots, bool)
         for slot, im in enumerate(frames):
             if im is not None:
                 batch[slot] = self._pad(np.clip(im, 0, 255).astype(np.uint8), canvas)
-        active = np.asarray([im is not None for im in frames])
-        self.states, boxes, _ = atom.step_batch(self.weights, self.config, self.states, batch, active,
-                                                   update=self.update_mode)
-        out = np.asarray(boxes, np.float64)
-        out[~active] = np.nan
+                active[slot] = True
+        batch_d, active_d = jax.device_put((batch, active), devices.batch_sharding(self.mesh))
+        self.states, boxes, self._aux = self._step(self.weights, self.states, batch_d, active_d)
+        out = devices.fetch_boxes(boxes)[:self.batch_size]
+        out[~active[:self.batch_size]] = np.nan
         return out
 
 
-@jax.jit
-def _set_slot(states, state, slot):
-    return jax.tree_util.tree_map(lambda b, s: b.at[slot].set(s), states, state)
-
-
-def make_batch_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0, batch_size: int = 1):
-    """A :class:`BatchTracker` with ``batch_size`` slots (weights as :func:`make_tracker`)."""
+def make_batch_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0, batch_size: int = 1,
+                       num_devices: int | None = None):
+    """A :class:`BatchTracker` with ``batch_size`` slots over ``num_devices`` local devices (default: all);
+    weights as :func:`make_tracker`."""
     weights, settings = load_with_settings(weights_path)
-    return BatchTracker(weights, make_config(overrides, settings), seed, batch_size)
+    return BatchTracker(weights, make_config(overrides, settings), seed, batch_size, num_devices=num_devices)

@@ -113,9 +113,10 @@ def make_tracker(name: str, weights=None, overrides: dict | None = None, seed: i
 
 
 def make_batch_tracker(name: str, weights=None, overrides: dict | None = None, seed: int = 0,
-                       batch_size: int = 1):
-    """A batch tracker: ATOM's vmapped one, or :class:`SequentialBatch` over the OpenCV trackers."""
+                       batch_size: int = 1, devices: int | None = None):
+    """A batch tracker: ATOM's vmapped one (slots sharded over ``devices`` local devices, default all), or
+    :class:`SequentialBatch` over the OpenCV trackers."""
     if name == "atom":
-        return _atom_api().make_batch_tracker(weights, dict(overrides or {}), seed, batch_size)
+        return _atom_api().make_batch_tracker(weights, dict(overrides or {}), seed, batch_size, devices)
     make_tracker(name, weights, overrides, seed)  # validates the name and options
     return SequentialBatch(lambda: make_tracker(name, weights, overrides, seed), batch_size)

@@ -4,6 +4,12 @@ Example (the README's table: several trackers in one command, each into ``<resul
 
     atom-jax eval --dataset generic --root path/to/sequences --tracker atom,csrt,kcf,mil \
         --weights atom.npz --results results/shared
+
+``--batch B`` tracks B sequences in lockstep with their slots sharded over every local device (``--devices N``
+uses the first N). Across processes or hosts run the same command in each with ``--coordinator HOST:PORT
+--num-processes N --process-id I`` (and a results folder they all see): each tracks its share of the
+sequences (:func:`track.runner.split`), and process 0 prints the merged score once all are done
+(:mod:`track.hosts`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs with seeds seed..seed+K-1 (paper: 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first run")
     parser.add_argument("--batch", type=int, default=1, help="sequences tracked in lockstep (vmapped ATOM)")
+    parser.add_argument("--devices", type=int, default=None,
+                        help="with --batch: local devices the slots are sharded over (default: all)")
+    parser.add_argument("--coordinator", default=None,
+                        help="several processes/hosts: jax.distributed coordinator HOST:PORT (process 0's host)")
+    parser.add_argument("--num-processes", type=int, default=1, help="with --coordinator: number of processes")
+    parser.add_argument("--process-id", type=int, default=0, help="with --coordinator: this process (0..N-1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="ATOM setting override (repeatable), e.g. --set num_init_random_samples=0; "
                              "ignored by the OpenCV baselines")
@@ -55,18 +67,45 @@ def _trackers(text: str) -> list[str]:
 
 
 def run(args) -> int:
-    sequences = cli_common.load_from_args(args)
+    all_sequences = cli_common.load_from_args(args)
     trackers = _trackers(args.tracker)
     overrides = runner.parse_overrides(args.overrides)
+    process_id, num_processes = 0, 1
+    sequences = all_sequences
+    if args.num_processes != 1 and not args.coordinator:
+        raise InputError("--num-processes needs --coordinator HOST:PORT")
+    if args.coordinator:
+        from track import hosts
+
+        hosts.initialize(args.coordinator, args.num_processes, args.process_id)
+        process_id, num_processes = args.process_id, args.num_processes
+        sequences = runner.split(all_sequences, num_processes, process_id)
+        print(f"process {process_id} of {num_processes}: {len(sequences)} of {len(all_sequences)} sequences",
+              flush=True)
     folders = {t: args.results / t if len(trackers) > 1 else args.results for t in trackers}
     rows, status = {}, 0
     for name, folder in folders.items():
         opts = {} if name in baselines.OPENCV_TRACKERS else overrides  # OpenCV's trackers take no settings
         if args.protocol == "reset":
-            _run_reset(args, name, folder, sequences, opts)
+            counts = _run_reset(args, name, folder, sequences, opts)
+            if num_processes > 1:
+                counts = {k: sum(c[k] for c in hosts.gather(f"reset/{name}", counts)) for k in counts}
+            if process_id == 0:
+                print(f"{name}: tracked {counts['finished']}, already done {counts['skipped']} -> {folder}")
+                _score_reset(args, folder, all_sequences)
             continue
         report = runner.evaluate(sequences, name, folder, weights=args.weights, overrides=opts, runs=args.runs,
-                                 batch=args.batch, seed=args.seed, progress=not args.no_progress)
+                                 batch=args.batch, seed=args.seed, progress=not args.no_progress,
+                                 devices=args.devices)
+        if num_processes > 1:
+            print(f"process {process_id}, {name}: tracked {len(report.finished)}, already done "
+                  f"{len(report.skipped)}, failed {len(report.failed)}", flush=True)
+            parts = hosts.gather(f"ope/{name}", report._asdict())
+            report = runner.RunReport(*([x for part in parts for x in part[field]]
+                                        for field in runner.RunReport._fields))
+            if process_id != 0:
+                status = status or (1 if report.failed else 0)
+                continue
         print(f"{name}: tracked {len(report.finished)}, already done {len(report.skipped)}, "
               f"failed {len(report.failed)} -> {folder}")
         for line in report.failed:
@@ -74,17 +113,17 @@ def run(args) -> int:
         status = status or (1 if report.failed else 0)
         if args.pack:
             pack = results.pack_got10k if args.pack == "got10k" else results.pack_trackingnet
-            print(f"wrote {pack(folder, folder.with_name(folder.name + '_' + args.pack), sequences)}")
-        if not args.no_score and scoring.scorable(sequences) and not report.failed:
-            summary = scoring.score_results(sequences, folder)
+            print(f"wrote {pack(folder, folder.with_name(folder.name + '_' + args.pack), all_sequences)}")
+        if not args.no_score and scoring.scorable(all_sequences) and not report.failed:
+            summary = scoring.score_results(all_sequences, folder)
             if args.runs > 1:
                 rows.update({f"{name} {r}": s for r, s in zip(summary["runs"], summary["per_run"])})
             rows[name if args.runs == 1 else f"{name} mean of {args.runs}"] = summary["overall"]
     if rows:
         table = scoring.format_markdown if args.markdown else scoring.format_table
         print(table(rows, first="tracker"))
-    if args.report is not None:
-        _write_report(args, folders, sequences, status)
+    if args.report is not None and process_id == 0:
+        _write_report(args, folders, all_sequences, status)
     return status
 
 
@@ -101,12 +140,16 @@ def _write_report(args, folders, sequences, status) -> None:
         print(f"wrote {info['path']} ({info['bytes'] / 1e6:.2f} MB, {info['seconds']:.1f} s)")
 
 
-def _run_reset(args, name, folder, sequences, overrides) -> None:
+def _run_reset(args, name, folder, sequences, overrides) -> dict:
     from track import runner_reset
 
-    counts = runner_reset.evaluate_reset(sequences, name, folder, weights=args.weights, overrides=overrides,
-                                         runs=args.runs, seed=args.seed, progress=not args.no_progress)
-    print(f"{name}: tracked {counts['finished']}, already done {counts['skipped']} -> {folder}")
+    return runner_reset.evaluate_reset(sequences, name, folder, weights=args.weights, overrides=overrides,
+                                       runs=args.runs, seed=args.seed, progress=not args.no_progress)
+
+
+def _score_reset(args, folder, sequences) -> None:
+    from track import runner_reset
+
     if not args.no_score:
         eao_range = runner_reset.parse_range(args.eao_range)
         print(runner_reset.format_summary(runner_reset.score_reset(sequences, folder, eao_range)))

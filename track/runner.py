@@ -9,6 +9,11 @@
 * Batched (``batch > 1``): B sequences advance in lockstep through one batch tracker; when a sequence ends its
   slot takes the next one. The per-frame time of a batched step is the step time divided by the active slots.
 * Frame 0's reported box is the initial box, as in pytracking.
+* Times are wall-clock seconds measured after the device has finished (the trackers block in ``initialize``
+  and fetch the boxes in ``update``), so the initialisation's cost is not moved into frame 2 by JAX's
+  asynchronous dispatch. Progress bars show frames/s from the first tracked frame on (compilation excluded).
+* Batched ATOM shards its slots over ``devices`` local devices (default all, :mod:`track.devices`).
+* Several processes (``atom-jax eval --num-processes``) each take a share of the sequences: :func:`split`.
 """
 
 from __future__ import annotations
@@ -37,11 +42,34 @@ def parse_overrides(items) -> dict[str, str]:
     return {name.strip(): value.strip() for name, _, value in pairs}
 
 
-def _progress(total, desc, enabled, position=0, leave=True, unit="seq"):
+def _progress(total, desc, enabled, position=0, leave=True, unit="seq", smoothing=0.3):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, disable=not enabled, position=position, leave=leave, unit=unit,
-                dynamic_ncols=True)
+                dynamic_ncols=True, smoothing=smoothing)
+
+
+def restart_rate(bar) -> None:
+    """From now on a tqdm bar's frames/s counts only what follows (the frames so far, which include the
+    first step's compilation, are left out of the rate)."""
+    if bar is None or bar.disable:
+        return
+    bar.initial = bar.n  # tqdm's average rate is (n - initial) / elapsed
+    bar.start_t = bar.last_print_t = bar._time()
+    bar.last_print_n = bar.n
+
+
+def split(sequences, num_processes: int, process_id: int) -> list:
+    """Process ``process_id``'s share of ``sequences`` (in their order), the same in every process: longest
+    first, each to the process with the fewest frames so far (ties: the lower id)."""
+    if num_processes < 1 or not 0 <= process_id < num_processes:
+        raise InputError(f"--process-id must be in 0..{num_processes - 1}, got {process_id}")
+    load, owner = [0] * num_processes, {}
+    for index in sorted(range(len(sequences)), key=lambda i: (-len(sequences[i]), sequences[i].name)):
+        p = min(range(num_processes), key=lambda q: (load[q], q))
+        owner[index] = p
+        load[p] += len(sequences[index])
+    return [seq for i, seq in enumerate(sequences) if owner[i] == process_id]
 
 
 def track_sequence(tracker, seq, frame_bar=None) -> tuple[np.ndarray, np.ndarray]:
@@ -58,11 +86,13 @@ def track_sequence(tracker, seq, frame_bar=None) -> tuple[np.ndarray, np.ndarray
         times[i] = time.perf_counter() - start
         if frame_bar is not None:
             frame_bar.update(1)
+            if i == 1:
+                restart_rate(frame_bar)
     return boxes, times
 
 
 def evaluate(sequences, tracker: str, results_dir, *, weights=None, overrides=None, runs: int = 1,
-             batch: int = 1, seed: int = 0, progress: bool = True) -> RunReport:
+             batch: int = 1, seed: int = 0, progress: bool = True, devices: int | None = None) -> RunReport:
     """Track every sequence ``runs`` times into ``results_dir`` (see module docstring)."""
     if runs < 1 or batch < 1:
         raise InputError("--runs and --batch must be at least 1")
@@ -81,14 +111,15 @@ def evaluate(sequences, tracker: str, results_dir, *, weights=None, overrides=No
         if batch == 1:
             _run_single(todo, tracker, folder, weights, overrides, seed + run, progress, desc, report)
         else:
-            _run_batched(todo, tracker, folder, weights, overrides, seed + run, batch, progress, desc, report)
+            _run_batched(todo, tracker, folder, weights, overrides, seed + run, batch, progress, desc, report,
+                         devices)
     return report
 
 
 def _run_single(todo, tracker, folder, weights, overrides, seed, progress, desc, report):
     seq_bar = _progress(len(todo), desc, progress)
     for seq in todo:
-        frame_bar = _progress(len(seq), seq.name, progress, position=1, leave=False, unit="frame")
+        frame_bar = _progress(len(seq), seq.name, progress, position=1, leave=False, unit="frame", smoothing=0)
         try:
             trk = baselines.make_tracker(tracker, weights, overrides, seed)
             boxes, times = track_sequence(trk, seq, frame_bar)
@@ -104,11 +135,11 @@ def _run_single(todo, tracker, folder, weights, overrides, seed, progress, desc,
     seq_bar.close()
 
 
-def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progress, desc, report):
-    trk = baselines.make_batch_tracker(tracker, weights, overrides, seed, batch)
+def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progress, desc, report, devices=None):
+    trk = baselines.make_batch_tracker(tracker, weights, overrides, seed, batch, devices)
     pending = list(todo)
     seq_bar = _progress(len(todo), desc, progress)
-    frame_bar = _progress(sum(len(s) for s in todo), "frames", progress, position=1, unit="frame")
+    frame_bar = _progress(sum(len(s) for s in todo), "frames", progress, position=1, unit="frame", smoothing=0)
     slots = [None] * batch  # per slot: [seq, frame iterator, boxes, times, next frame index]
 
     def load(slot):
@@ -135,6 +166,7 @@ def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progres
 
     for slot in range(batch):
         load(slot)
+    first = True
     while any(s is not None for s in slots):
         images = [next(s[1]) if s is not None else None for s in slots]
         start = time.perf_counter()
@@ -147,6 +179,9 @@ def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progres
             state[4] += 1
             frame_bar.update(1)
             finish_if_done(slot)
+        if first:
+            restart_rate(frame_bar)
+            first = False
     frame_bar.close()
     seq_bar.close()
 

@@ -1,0 +1,413 @@
+"""Evaluation at scale: batch slots sharded over devices, sequences split over processes, and a frame loop with
+no hidden host transfer or recompilation (what GPU throughput depends on, proven on the CPU).
+
+Several devices are JAX's forced host devices (``XLA_FLAGS=--xla_force_host_platform_device_count=N``), fixed
+when JAX starts, so those tests run a subprocess. The synthetic tests use random weights and the reduced
+config of ``tests/test_tracker.py``; the per-step comparison on the shared sequences uses pytracking's random
+reference checkpoint with the default config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from atom_jax import tracker as atom
+from tests.test_tracker import FRAME_HW, SMALL, random_weights, synthetic_frames
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+# Three sequences, two frame sizes: the second one is smaller than the 128 x 256 canvas.
+SEQS = [((128, 256), (20, 30, 16, 20)), ((96, 200), (60, 40, 30, 24)), ((128, 256), (100, 50, 24, 30))]
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return random_weights()
+
+
+def synthetic_sequences(num_frames=4):
+    return [([f[:h, :w] for f in synthetic_frames(num_frames, box, seed=i)], box)
+            for i, ((h, w), box) in enumerate(SEQS)]
+
+
+def staggered_batch_run(weights, seqs, num_devices=None, config=SMALL):
+    """Boxes of each sequence through one :class:`BatchTracker`; sequence 1 starts one call late (its slot
+    idles once), so slots differ in which frames update their filter. Returns (boxes per sequence, tracker)."""
+    from track.api import BatchTracker
+
+    trk = BatchTracker(weights, config, seed=3, batch_size=len(seqs), num_devices=num_devices)
+    for slot, (frames, box) in enumerate(seqs):
+        trk.initialize(slot, frames[0], box)
+    out = [[] for _ in seqs]
+    for call in range(max(len(f) for f, _ in seqs)):
+        ks = [call + 1 - (i == 1) for i in range(len(seqs))]
+        images = [frames[k] if 1 <= k < len(frames) else None for k, (frames, _) in zip(ks, seqs)]
+        if all(im is None for im in images):
+            break
+        res = trk.update(images)
+        for i, im in enumerate(images):
+            if im is not None:
+                out[i].append(res[i])
+    return [np.array(o) for o in out], trk
+
+
+def _env(devices=None):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("XLA_FLAGS", None)
+    if devices:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    return env
+
+
+def _python(script, devices=None, timeout=1500):
+    res = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=_env(devices), cwd=REPO,
+                         capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+@pytest.mark.slow
+def test_slots_sharded_over_2_and_4_devices_equal_one_device():
+    """Three sequences (two frame sizes) over 1, 2 and 4 forced host devices: 3 slots, then 4 (one idle slot
+    added to make a multiple of 2), then 4; the states are sharded on the batch axis; boxes as on one device."""
+    out = _python("""
+        import jax, numpy as np
+        from jax.sharding import PartitionSpec as P
+        from tests.test_scale import staggered_batch_run, synthetic_sequences
+        from tests.test_tracker import random_weights
+        assert jax.local_device_count() == 4
+        w, seqs = random_weights(), synthetic_sequences()
+        ref, trk = staggered_batch_run(w, seqs, num_devices=1)
+        assert trk.num_slots == 3
+        for n, slots in [(2, 4), (4, 4)]:
+            got, trk = staggered_batch_run(w, seqs, num_devices=n)
+            assert trk.num_slots == slots and trk.mesh.size == n
+            assert trk.states.filter.sharding.spec == P("batch") and len(trk.states.filter.sharding.device_set) == n
+            worst = max(float(np.abs(a - b).max()) for a, b in zip(got, ref))
+            print("DEVICES", n, "MAXDIFF", worst)
+            for a, b in zip(got, ref):
+                np.testing.assert_allclose(a, b, atol=1e-3)  # as the batch == single test
+    """, devices=4)
+    assert "DEVICES 4" in out
+
+
+class _FetchCounter:
+    """Within ``with``: records the jax.Arrays turned into NumPy values (``np.asarray``/``np.array`` on them,
+    ``__array__``, ``float()``, ``.tolist()``, ``jax.device_get``...). On a GPU ``jax.transfer_guard`` catches
+    these; on the CPU a device array is host memory that NumPy reads directly, so the guard cannot see them
+    and this counter stands in. (C-level NumPy functions reading a CPU array through the buffer protocol
+    without going through ``np.asarray`` are not seen.)"""
+
+    def __init__(self):
+        self.fetched = {}
+        self._cls = type(jnp.zeros(1))
+        self._saved = []
+
+    def _patch(self, owner, name, fn):
+        self._saved.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, fn)
+
+    def __enter__(self):
+        def counted(fn):
+            def wrapper(x, *args, **kwargs):
+                if isinstance(x, jax.Array):
+                    self.fetched[id(x)] = x.shape
+                return fn(x, *args, **kwargs)
+            return wrapper
+
+        self._patch(self._cls, "_value", property(counted(self._cls._value.fget)))
+        self._patch(self._cls, "__array__", counted(self._cls.__array__))
+        self._patch(np, "asarray", counted(np.asarray))
+        self._patch(np, "array", counted(np.array))
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved = []
+
+    def take(self):
+        out, self.fetched = list(self.fetched.values()), {}
+        return out
+
+
+class _CompileCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+
+def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatch):
+    """After a sequence's first step: (a) the frame loop of ``step`` (``Tracker.update``) and of the sharded
+    ``step_batch`` (``BatchTracker.update``) runs under ``jax.transfer_guard("disallow")`` (every upload is an
+    explicit ``device_put``) and turns exactly one device array into NumPy per frame: the boxes; (b) the rest
+    of the sequence and a second sequence with another box size compile nothing (XLA compile events);
+    (c) the filter update (``_fit_filter``) is traced once per branch and program: for this config (regular
+    and hard-negative updates with different CG counts) twice for ``step``, twice for ``step_batch``."""
+    from track.api import BatchTracker, Tracker
+
+    config = dataclasses.replace(SMALL, CG_iter=3, hard_negative_CG_iter=4)  # compiled by no other test
+    traces = []
+    fit = atom._fit_filter
+
+    def traced_fit(cfg, *args):
+        traces.append(args[-1])  # num_cg
+        return fit(cfg, *args)
+
+    monkeypatch.setattr(atom, "_fit_filter", traced_fit)
+    compiles = _CompileCounter()
+    jax.monitoring.register_event_duration_secs_listener(compiles)
+    try:
+        boxes = [(20, 30, 16, 20), (40, 35, 44, 30)]
+        seqs = [synthetic_frames(6, b, seed=i) for i, b in enumerate(boxes)]
+
+        def frame_loop(update, frames):
+            with _FetchCounter() as fetch, jax.transfer_guard("disallow"):
+                return [(update(frame), fetch.take())[1] for frame in frames]
+
+        # single sequence: step
+        trk = Tracker(weights, config, seed=1)
+        trk.initialize(seqs[0][0], boxes[0])
+        # initialize returns when the device is done: its time is init's own, not moved into frame 2
+        assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(trk.state))
+        init_traces = len(traces)
+        trk.update(seqs[0][1])
+        assert sorted(traces[init_traces:]) == [3, 4]
+        before, n_traces = compiles.count, len(traces)
+        fetched = frame_loop(trk.update, seqs[0][2:])
+        trk.initialize(seqs[1][0], boxes[1])
+        fetched += frame_loop(trk.update, seqs[1][1:])
+        assert fetched == [[(4,)]] * (len(seqs[0]) - 2 + len(seqs[1]) - 1)
+        assert compiles.count == before and len(traces) == n_traces
+
+        # batch of two slots: step_batch (filter updates slot by slot on the CPU)
+        batch = BatchTracker(weights, config, seed=1, batch_size=2, num_devices=1)
+        batch.initialize(0, seqs[0][0], boxes[0])
+        batch.initialize(1, seqs[1][0], boxes[1])
+        assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(batch.states))
+        n_traces = len(traces)
+        batch.update([seqs[0][1], seqs[1][1]])
+        assert sorted(traces[n_traces:]) == [3, 4]
+        before, n_traces = compiles.count, len(traces)
+        fetched = frame_loop(batch.update, [[seqs[0][t], seqs[1][t]] for t in range(2, 6)])
+        batch.initialize(0, seqs[1][0], boxes[1])  # another box size in slot 0
+        fetched += frame_loop(batch.update, [[seqs[1][t], None] for t in range(1, 4)])
+        assert fetched == [[(2, 4)]] * 7
+        assert compiles.count == before and len(traces) == n_traces
+    finally:
+        jax.monitoring.unregister_event_duration_listener(compiles)
+
+
+def test_small_frame_in_a_large_canvas_tracks_as_alone(weights):
+    """A 128 x 256 sequence with a large target (pre-downsampled patches: ``df`` 2 at scale 1, 4 for the
+    first frame's expanded patch) batched with a 200 x 384 one, so it sits in a 256 x 384 canvas: its boxes
+    equal its single run (border replication, the subsampling grid, the position clamp and the scale bounds
+    use its own frame size)."""
+    from track.api import BatchTracker, Tracker
+
+    box = (50, 9, 150, 110)  # sqrt(150 * 110) * 5 / 288 = 2.23 image pixels per patch pixel
+    frames = synthetic_frames(4, box, seed=7, velocity=(-2.0, 1.0))
+    big = [np.pad(f, ((0, 72), (0, 128), (0, 0)), mode="reflect") for f in synthetic_frames(4, (30, 40, 20, 20), 8)]
+    single = Tracker(weights, SMALL, seed=2)
+    single.initialize(frames[0], box)
+    want = [single.update(f) for f in frames[1:]]
+    batch = BatchTracker(weights, SMALL, seed=2, batch_size=2, num_devices=1)
+    batch.initialize(0, frames[0], box)
+    batch.initialize(1, big[0], (30, 40, 20, 20))
+    assert batch.canvas_hw == (256, 384)
+    got = [batch.update([f, b])[0] for f, b in zip(frames[1:], big[1:])]
+    # rtol: the random IoU-Net grows the box to ~800 px, where float32 rounding of the batched kernels' other
+    # summation order shows at ~2e-3 px (relative 5e-6); without the frame's own size the error is pixels.
+    np.testing.assert_allclose(np.array(got), np.array(want), atol=1e-3, rtol=1e-5)
+
+
+def test_progress_rate_leaves_out_the_first_step():
+    import io
+    import re
+
+    from tqdm import tqdm
+
+    from track.runner import restart_rate
+
+    bar = tqdm(total=100, file=io.StringIO(), smoothing=0, unit="frame")
+    bar.update(2)  # the first frame and the first step, which compiles: say 50 s
+    bar.start_t -= 50.0
+    restart_rate(bar)
+    bar.start_t -= 2.0  # then 20 frames in 2 s
+    bar.update(20)
+    rate = float(re.search(r"([0-9.]+)frame/s", tqdm.format_meter(**bar.format_dict)).group(1))
+    assert 9.0 < rate <= 10.0  # 10 frames/s; 22 / 52 s = 0.42 without the restart
+    bar.close()
+
+
+def test_split_is_deterministic_balanced_and_complete():
+    from track.runner import split
+
+    class Seq:
+        def __init__(self, name, n):
+            self.name, self.n = name, n
+
+        def __len__(self):
+            return self.n
+
+    seqs = [Seq(f"s{i}", n) for i, n in enumerate([157, 140, 120, 105, 74, 10])]
+    parts = [split(seqs, 2, p) for p in range(2)]
+    assert sorted(s.name for part in parts for s in part) == sorted(s.name for s in seqs)
+    assert [[s.name for s in part] for part in parts] == [["s0", "s3", "s5"], ["s1", "s2", "s4"]]
+    assert [s.name for s in split(seqs, 1, 0)] == [s.name for s in seqs]
+    assert split(seqs[:1], 3, 2) == []
+
+
+def test_gather_keeps_waiting_after_a_timeout(monkeypatch, capsys):
+    """Process 0 of 2 publishes its report and waits for process 1, which takes longer than one wait."""
+    from track import hosts
+
+    class Client:
+        def __init__(self):
+            self.store, self.timeouts = {"atom_jax_eval/ope/x/1": '{"finished": ["b"]}'}, 1
+
+        def key_value_set(self, key, value):
+            self.store[key] = value
+
+        def blocking_key_value_get(self, key, timeout_ms):
+            if key.endswith("/1") and self.timeouts:
+                self.timeouts -= 1
+                raise jax.errors.JaxRuntimeError("DEADLINE_EXCEEDED: GetKeyValue() timed out")
+            return self.store[key]
+
+    monkeypatch.setattr(hosts, "_client", Client)
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    assert hosts.gather("ope/x", {"finished": ["a"]}) == [{"finished": ["a"]}, {"finished": ["b"]}]
+    assert "process 0: waiting for process 1" in capsys.readouterr().err
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _write_dataset(root):
+    """Three OTB-style sequences of 5 synthetic frames (two frame sizes)."""
+    import cv2
+
+    for name, ((h, w), box) in zip(("a", "b", "c"), SEQS):
+        frames = [f[:h, :w] for f in synthetic_frames(5, box, seed=len(name) + ord(name))]
+        (root / name / "img").mkdir(parents=True)
+        for i, f in enumerate(frames):
+            cv2.imwrite(str(root / name / "img" / f"{i + 1:04d}.png"), f[:, :, ::-1])
+        (root / name / "groundtruth_rect.txt").write_text("\n".join(",".join(str(v) for v in box) for _ in frames))
+
+
+@pytest.mark.slow
+def test_two_processes_on_localhost_equal_one(tmp_path):
+    """``atom-jax eval --coordinator``: two processes split three sequences, each tracking its share with the
+    batched tracker; process 0 prints the merged score, equal to a single process's; a rerun resumes."""
+    from atom_jax.weights import save_weights
+
+    _write_dataset(tmp_path / "data")
+    save_weights(tmp_path / "w.npz", random_weights(("conv1", "layer1", "layer2", "layer3", "layer4")))
+    small = ["init_GN_iter=2", "init_CG_iter=4", "sample_memory_size=24", "train_skipping=2", "CG_iter=2",
+             "hard_negative_CG_iter=2", "box_refinement_iter=2", "use_augmentation=False"]
+    common = [sys.executable, "-m", "atom_jax.cli", "eval", "--dataset", "generic", "--root",
+              str(tmp_path / "data"), "--tracker", "atom", "--weights", str(tmp_path / "w.npz"), "--batch", "2",
+              "--no-progress", *[a for s in small for a in ("--set", s)]]
+
+    def together(results):
+        port = _free_port()
+        procs = [subprocess.Popen(common + ["--results", str(results), "--coordinator", f"localhost:{port}",
+                                            "--num-processes", "2", "--process-id", str(i)],
+                                  env=_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for i in range(2)]
+        outs = [p.communicate(timeout=1200)[0] for p in procs]
+        for p, out in zip(procs, outs):
+            assert p.returncode == 0, out
+        return outs
+
+    outs = together(tmp_path / "two")
+    assert "process 0 of 2: 2 of 3 sequences" in outs[0] and "process 1 of 2: 1 of 3 sequences" in outs[1]
+    assert "atom: tracked 3, already done 0, failed 0" in outs[0] and "AUC" in outs[0]
+    assert "AUC" not in outs[1]
+    single = subprocess.run(common + ["--results", str(tmp_path / "one")], env=_env(), cwd=REPO,
+                            capture_output=True, text=True, timeout=1200)
+    assert single.returncode == 0, single.stdout + single.stderr
+    table = lambda out: [ln for ln in out.splitlines() if ln.startswith("atom ")]
+    assert table(outs[0]) == table(single.stdout)
+    for name in "abc":
+        a = np.loadtxt(tmp_path / "two" / f"{name}.txt")
+        b = np.loadtxt(tmp_path / "one" / f"{name}.txt")
+        np.testing.assert_allclose(a, b, atol=0.011)  # files hold two decimals
+    outs = together(tmp_path / "two")
+    assert "atom: tracked 0, already done 3, failed 0" in outs[0]
+
+
+@pytest.mark.slow
+def test_step_batch_equals_step_per_frame_on_the_shared_sequences(sequences_dir):
+    """From the same state and frame, ``step_batch`` and ``step`` give boxes within 1e-3 px and the same flags
+    (random reference weights, default config), the tested slot sharing its device with a sequence of another
+    frame size (a 720p one, or Couple for the 720p sequences) in a 768 x 1280 canvas: on one device (2 slots)
+    and on two (4 slots, the state tested in slots 0 and 2, one per device).
+
+    To keep the runtime modest: the first 41 frames of each of the five sequences, compared every 4th frame
+    (10 frames a sequence); the single tracker advances through all of them. Its first state comes from the
+    batch tracker's first frame (in the canvas), so ``init`` compiles once and not once per frame size.
+    What remains different is the summation order of XLA's batched convolutions; the largest box difference
+    is printed (measured: 6.1e-5 px, same flags in all 50 steps)."""
+    weights = sequences_dir.parent.parent / "reference" / "pytracking_atom_seed0" / "atom_random_seed0.pth"
+    if not weights.is_file():
+        pytest.skip(f"{weights} not found (it comes with ../shared)")
+    out = _python(f"""
+        import jax, numpy as np
+        from track import devices
+        from track.api import BatchTracker, Tracker, load, make_config
+        from atom_jax.data.registry import load_dataset
+        assert jax.local_device_count() == 2
+        FRAMES, EVERY = 41, 4
+        seqs = {{s.name: s for s in load_dataset("generic", {str(sequences_dir)!r})}}
+        w, cfg = load({str(weights)!r}), make_config({{}})
+        worst, compared = 0.0, 0
+        for name, seq in seqs.items():
+            frames = [f for _, f in zip(range(FRAMES), seq.images())]
+            other = seqs["Couple"] if frames[0].shape[0] == 720 else seqs["uav_wakeboard10"]
+            others = [f for _, f in zip(range(FRAMES), other.images())]
+            box = seq.init_box_xywh
+            runs = [(BatchTracker(w, cfg, 0, 2, num_devices=1), (0,)), (BatchTracker(w, cfg, 0, 4, num_devices=2), (0, 2))]
+            for b, mine in runs:
+                for slot in range(b.batch_size):
+                    b.initialize(slot, *((frames[0], box) if slot in mine else (others[0], other.init_box_xywh)))
+            single = Tracker(w, cfg, 0)
+            single.state = jax.device_put(jax.tree_util.tree_map(lambda a: a[0], runs[0][0].states), jax.devices()[0])
+            single.frame_shape = frames[0].shape
+            for t in range(1, len(frames)):
+                got = []
+                if t % EVERY == 1:
+                    for b, mine in runs:
+                        for slot in mine:
+                            b.states = devices.put_slot(b.states, single.state, slot, b.mesh)
+                        boxes = b.update([frames[t] if s in mine else others[t] for s in range(b.batch_size)])
+                        flags = b.last_aux["flag"]
+                        got += [(boxes[s], int(flags[s])) for s in mine]
+                    jax.block_until_ready(runs[-1][0].states)
+                want = single.update(frames[t]), int(single.last_aux["flag"])
+                for box_b, flag_b in got:
+                    diff = float(np.abs(box_b - want[0]).max())
+                    worst = max(worst, diff)
+                    assert diff <= 1e-3 and flag_b == want[1], (name, t, box_b, want, flag_b)
+                compared += bool(got)
+        print("COMPARED", compared, "WORST", worst)
+    """, devices=2)
+    assert "COMPARED 50" in out, out
+    print(out)
