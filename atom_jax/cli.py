@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score": ("track.cli_score", "compute success/precision metrics of a results folder"),
     "compare": ("track.cli_compare", "side-by-side per-sequence comparison of several results folders"),
     "train": ("train.main", "train the IoU-Net offline"),
-    "convert": ("atom_jax.convert", "convert a pytracking or torchvision .pth file to atom-jax weights"),
+    "convert": ("atom_jax.convert", "write a self-contained atom-jax .npz from any weights file (.pth, or .npz)"),
     "bench": ("track.bench", "time tracker initialisation, per-frame steps and batched tracking"),
 }
 

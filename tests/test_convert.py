@@ -218,6 +218,20 @@ def test_torchvision_state_dict(tmp_path, torch, torch_nets):
     np.testing.assert_array_equal(kernel, backbone.layer2[0].downsample[0].weight.detach().numpy().transpose(2, 3, 1, 0))
 
 
+def test_convert_an_atom_jax_file(tmp_path, weights, capsys):
+    """``atom-jax convert`` takes any weights file, an atom-jax .npz too, and writes every part it loads."""
+    save_weights(tmp_path / "src.npz", weights, {"trained_by": "unit test"})
+    assert cli.main(["convert", str(tmp_path / "src.npz"), "-o", str(tmp_path / "out.npz")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    loaded, meta = load_weights_with_meta(tmp_path / "out.npz")
+    assert _equal_trees(loaded, weights)
+    assert meta == {"trained_by": "unit test", "converted_from": "src.npz"}
+    (tmp_path / "notes.md").write_text("# not weights\n")
+    assert cli.main(["convert", str(tmp_path / "notes.md"), "-o", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "atom-jax .npz" in err and len(err.splitlines()) == 1, err
+
+
 def test_cli_output_name(tmp_path, capsys):
     assert cli.main(["convert", "x.pth", "-o", str(tmp_path / "w.bin")]) == 2
     assert "must end with .npz" in capsys.readouterr().err
