@@ -4,6 +4,8 @@ Example (the README's table: several trackers in one command, each into ``<resul
 
     atom-jax eval --dataset generic --root path/to/sequences --tracker atom,csrt,kcf,mil \
         --weights atom.npz --results results/shared
+
+A video without ground truth: ``atom-jax eval --dataset video --root clip.mp4 --init x,y,w,h --results R``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from track import baselines, cli_common, results, runner, scoring
 
 def add_arguments(parser) -> None:
     cli_common.add_dataset_arguments(parser)
+    parser.add_argument("--init", default=None, metavar="X,Y,W,H",
+                        help="--dataset video only: the first frame's box when no <video stem>.txt ground truth "
+                             "lies beside the video (then nothing is scored; with the ground truth file this is "
+                             "not used)")
     parser.add_argument("--tracker", default="atom",
                         help="atom (needs --weights), an OpenCV baseline (csrt, kcf, mil) or static (initial box); "
                              "a comma-separated list runs each into <results>/<tracker> and compares them")
