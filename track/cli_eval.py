@@ -43,6 +43,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--protocol", choices=("ope", "reset"), default="ope",
                         help="ope: one pass from the first frame (default); reset: VOT's reset-based protocol "
                              "(re-initialise 5 frames after a failure; accuracy, robustness, EAO)")
+    parser.add_argument("--overlap", choices=("raster", "exact"), default="raster",
+                        help="reset protocol: overlap for failures and accuracy; raster (default): the VOT toolkit's "
+                             "pixel counts, exact: continuous-plane intersection")
     parser.add_argument("--pack", choices=("got10k", "trackingnet"), default=None,
                         help="also write the submission zip for GOT-10k test / TrackingNet")
 
@@ -94,8 +97,9 @@ def _run_reset(args, name, folder, sequences, overrides) -> None:
     from track import runner_reset
 
     counts = runner_reset.evaluate_reset(sequences, name, folder, weights=args.weights, overrides=overrides,
-                                         runs=args.runs, seed=args.seed, progress=not args.no_progress)
+                                         runs=args.runs, seed=args.seed, progress=not args.no_progress,
+                                         overlap=args.overlap)
     print(f"{name}: tracked {counts['finished']}, already done {counts['skipped']} -> {folder}")
     if not args.no_score:
         eao_range = runner_reset.parse_range(args.eao_range)
-        print(runner_reset.format_summary(runner_reset.score_reset(sequences, folder, eao_range)))
+        print(runner_reset.format_summary(runner_reset.score_reset(sequences, folder, eao_range, args.overlap)))

@@ -41,6 +41,9 @@ def add_arguments(parser) -> None:
                         help="sequence lengths averaged by EAO (reset protocol; VOT2018: 100,356)")
     parser.add_argument("--protocol", choices=("ope", "reset"), default="ope",
                         help="reset: score VOT reset-based trajectories (accuracy, robustness, EAO)")
+    parser.add_argument("--overlap", choices=("raster", "exact"), default="raster",
+                        help="reset protocol: overlap for failures and accuracy; raster (default): the VOT toolkit's "
+                             "pixel counts, exact: continuous-plane intersection")
     parser.add_argument("--skip-missing", action="store_true", help="score only the sequences with results")
 
 
@@ -49,7 +52,8 @@ def run(args) -> int:
     if args.protocol == "reset":
         from track import runner_reset
 
-        summary = runner_reset.score_reset(sequences, args.results, runner_reset.parse_range(args.eao_range))
+        summary = runner_reset.score_reset(sequences, args.results, runner_reset.parse_range(args.eao_range),
+                                           args.overlap)
         print(runner_reset.format_summary(summary))
         if args.json:
             cli_common.write_json(args.json, summary)
