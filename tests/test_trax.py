@@ -113,3 +113,5 @@ def test_vot_workspace_experiments(tmp_path):
     assert main(["--dataset", "generic", "--root", str(tmp_path / "data"), "--out", str(tmp_path / "ws"),
                  "--tracker", "mil", "--experiments", "unsupervised"]) == 0
     assert list(yaml.safe_load((tmp_path / "ws" / "stack.yaml").read_text())["experiments"]) == ["unsupervised"]
+    with pytest.raises(InputError, match="use --dataset generic for the 1 OTB/VOT-style sequence folder"):
+        main(["--dataset", "otb", "--root", str(tmp_path / "data"), "--out", str(tmp_path / "ws2")])

@@ -133,7 +133,13 @@ def main(argv=None) -> int:
                              "(one pass from the first frame: average accuracy)")
     args = parser.parse_args(argv)
     names = args.sequences.split(",") if args.sequences else None
-    seqs = load_dataset(args.dataset, args.root, names)
+    try:
+        seqs = load_dataset(args.dataset, args.root, names)
+    except InputError as err:
+        from track.cli_common import generic_hint
+
+        hint = generic_hint(args.dataset, args.root, names)
+        raise InputError(f"{err}; {hint}" if hint else str(err)) from None
     low, high = (int(v) for v in args.eao_range.split(","))
     weights = str(pathlib.Path(args.weights).resolve()) if args.weights else ""
     experiments = tuple(e.strip() for e in args.experiments.split(",") if e.strip())
