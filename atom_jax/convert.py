@@ -24,7 +24,8 @@ import numpy as np
 
 from atom_jax.errors import InputError
 from atom_jax.torch_pickle import StandIn, load_pth
-from atom_jax.weights import expected_shapes, flatten_tree, load_weights_with_meta, save_weights, unflatten_tree
+from atom_jax.weights import (PARTS, expected_shapes, flatten_tree, load_weights_with_meta, save_weights,
+                              unflatten_tree)
 
 # pytracking key prefixes of the two networks inside ATOMnet.
 ATOM_PREFIXES = {"backbone": "feature_extractor.", "iou_net": "bb_regressor."}
@@ -162,8 +163,14 @@ def run(args) -> int:
     meta = {**meta, "converted_from": os.path.basename(str(args.src))}
     save_weights(args.output, weights, meta)
     counts = {part: int(sum(np.size(v) for v in flatten_tree(weights[part]).values())) for part in weights}
-    details = [f"{meta['layout']} layout"] if "layout" in meta else []
-    if meta.get("dropped_keys"):
-        details.append(f"dropped {', '.join(meta['dropped_keys'])}")
+    details = []
+    if not str(args.src).lower().endswith(".npz"):  # converted from PyTorch just now
+        details = [f"{meta['layout']} layout"] if "layout" in meta else []
+        if meta.get("dropped_keys"):
+            details.append(f"dropped {', '.join(meta['dropped_keys'])}")
     print(f"wrote {args.output}: {json.dumps(counts)} values" + (f" ({'; '.join(details)})" if details else ""))
+    missing = [part for part in PARTS if part not in weights]
+    if missing:
+        print(f"note: {args.output} holds no {' and no '.join(missing)} ({args.src} gives none), so it is not "
+              "self-contained")
     return 0

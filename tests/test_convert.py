@@ -226,6 +226,9 @@ def test_convert_an_atom_jax_file(tmp_path, weights, capsys):
     loaded, meta = load_weights_with_meta(tmp_path / "out.npz")
     assert _equal_trees(loaded, weights)
     assert meta == {"trained_by": "unit test", "converted_from": "src.npz"}
+    save_weights(tmp_path / "head.npz", {"iou_net": weights["iou_net"]})  # nothing names a backbone
+    assert cli.main(["convert", str(tmp_path / "head.npz"), "-o", str(tmp_path / "head2.npz")]) == 0
+    assert "holds no backbone" in capsys.readouterr().out
     (tmp_path / "notes.md").write_text("# not weights\n")
     assert cli.main(["convert", str(tmp_path / "notes.md"), "-o", str(tmp_path / "x.npz")]) == 2
     err = capsys.readouterr().err.strip()
