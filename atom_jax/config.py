@@ -21,12 +21,17 @@ from typing import NamedTuple
 
 from atom_jax.errors import InputError
 
-FEATURE_STRIDE = 16  # ResNet-18 layer3, the classifier's feature
-IOU_STRIDES = (8, 16)  # layer2 and layer3, the IoU-Net's features
+FEATURE_STRIDE = 16  # stride of the classifier's feature map (ResNet-18 layer3, Lite0 block10)
+IOU_STRIDES = (8, 16)  # strides of the IoU-Net's two feature maps (ResNet-18 layer2, layer3)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrackerConfig:
+    # --- features (atom_jax.backbones; the weights must hold this backbone) ---
+    backbone: str = "resnet18"  # a name in atom_jax.backbones.REGISTRY
+    classifier_layer: str = "layer3"  # feature map of the online classifier (stride 16)
+    iou_layers: tuple[str, str] = ("layer2", "layer3")  # feature maps of the IoU-Net (strides 8 and 16)
+
     # --- patch sampling ---
     max_image_sample_size: int = (18 * 16) ** 2  # largest search patch area in pixels (288^2)
     min_image_sample_size: int = (18 * 16) ** 2  # smallest search patch area; must equal the max (fixed shapes)
@@ -181,8 +186,28 @@ def validate(config: TrackerConfig) -> None:
         problems.append("score_upsample_factor, sample_memory_size and train_skipping must be >= 1")
     if config.search_area_scale <= 0:
         problems.append("search_area_scale must be positive")
+    problems += _feature_problems(config)
     if problems:
         raise InputError("invalid tracker config: " + "; ".join(problems))
+
+
+def _feature_problems(config: TrackerConfig) -> list[str]:
+    from atom_jax import backbones
+
+    if config.backbone not in backbones.REGISTRY:
+        return [f"backbone {config.backbone!r} is not one of {sorted(backbones.REGISTRY)}"]
+    info = backbones.get(config.backbone).feature_info
+    problems = []
+    if len(config.iou_layers) != 2:
+        problems.append(f"iou_layers must name two feature maps, got {config.iou_layers!r}")
+    wanted = [(config.classifier_layer, FEATURE_STRIDE, "classifier_layer")]
+    wanted += [(name, stride, "iou_layers") for name, stride in zip(config.iou_layers, IOU_STRIDES)]
+    for name, stride, field in wanted:
+        if name not in info:
+            problems.append(f"{field}: backbone {config.backbone!r} has no feature map {name!r}")
+        elif info[name][0] != stride:
+            problems.append(f"{field}: {name!r} has stride {info[name][0]}, this tracker needs {stride}")
+    return problems
 
 
 # pytracking spellings accepted by with_overrides.

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from atom_jax import augment
-from atom_jax.backbone import CHANNELS
+from atom_jax import backbones
 from atom_jax.config import TrackerConfig, derived
 
 
@@ -47,7 +47,7 @@ def init_training_samples(config: TrackerConfig, image, center_xy, target_scale,
     aug = augment.init_augmentations(image, center_xy, target_scale, ts, shifts, hw,
                                      config.augmentation_expansion_factor)
     num_drop, prob = config.augmentation_dropout if config.use_augmentation else (0, 0.0)
-    channels = CHANNELS["layer3"]
+    channels = backbones.get(config.backbone).channels(config.classifier_layer)
     keep = jax.random.bernoulli(key_dropout, 1.0 - prob, (num_drop, channels))
     scale = keep.astype(jnp.float32) / (1.0 - prob) if prob < 1 else jnp.zeros((num_drop, channels))
     all_shifts = jnp.concatenate([aug.shifts_xy, jnp.zeros((num_drop, 2), jnp.int32)], axis=0)

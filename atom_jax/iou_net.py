@@ -78,10 +78,13 @@ def _pool(features, rois, pool):
 
 
 class AtomIoUNet(nn.Module):
-    """pytracking's AtomIoUNet for ResNet-18 features (layer2: 128 ch, layer3: 256 ch)."""
+    """pytracking's AtomIoUNet. The input channels (pytracking's ``input_dim``, (128, 256) for ResNet-18's
+    layer2/layer3) follow the features it is initialised with; ``layers`` names the stride-8 and stride-16
+    maps of the feature dicts that ``__call__`` reads."""
 
     pred_input_dim: tuple[int, int] = (256, 256)
     pred_inter_dim: tuple[int, int] = (256, 256)
+    layers: tuple[str, str] = ("layer2", "layer3")
 
     def setup(self):
         d3, d4 = self.pred_input_dim
@@ -119,43 +122,68 @@ class AtomIoUNet(nn.Module):
         return self.iou_predictor(fc34_rt).reshape(proposals_xywh.shape[:2])
 
     def __call__(self, feat_ref, feat_test, box_ref_xywh, proposals_xywh, train: bool = False):
-        modulation = self.get_modulation(feat_ref["layer2"], feat_ref["layer3"], box_ref_xywh, train)
-        iou_feat = self.get_iou_feat(feat_test["layer2"], feat_test["layer3"], train)
+        l3, l4 = self.layers
+        modulation = self.get_modulation(feat_ref[l3], feat_ref[l4], box_ref_xywh, train)
+        iou_feat = self.get_iou_feat(feat_test[l3], feat_test[l4], train)
         return self.predict_iou(modulation, iou_feat, proposals_xywh, train)
 
 
-def init_iou_net(key) -> dict:
-    """Random IoU-Net variables ``{"params", "batch_stats"}`` with pytracking's initialisation."""
-    feat = {"layer2": jnp.zeros((1, 16, 16, 128), jnp.float32), "layer3": jnp.zeros((1, 8, 8, 256), jnp.float32)}
+DEFAULT_LAYERS = ("layer2", "layer3")
+
+
+def init_iou_net(key, input_dim: tuple[int, int] = (128, 256), pred_input_dim: tuple[int, int] = (256, 256),
+                 pred_inter_dim: tuple[int, int] = (256, 256)) -> dict:
+    """Random IoU-Net variables ``{"params", "batch_stats"}`` with pytracking's initialisation, for input
+    features of ``input_dim`` channels (stride 8, stride 16; pytracking's default is ResNet-18's (128, 256))."""
+    feat = {"layer2": jnp.zeros((1, 16, 16, input_dim[0]), jnp.float32),
+            "layer3": jnp.zeros((1, 8, 8, input_dim[1]), jnp.float32)}
     box = jnp.array([[8.0, 8.0, 32.0, 32.0]], jnp.float32)
-    variables = jax.jit(AtomIoUNet().init)(key, feat, feat, box, box[:, None, :])
+    model = AtomIoUNet(tuple(pred_input_dim), tuple(pred_inter_dim))
+    variables = jax.jit(model.init)(key, feat, feat, box, box[:, None, :])
     return {"params": variables["params"], "batch_stats": variables["batch_stats"]}
 
 
-def get_modulation(variables, feat_ref: dict, box_ref_xywh):
-    """Modulation vectors ``(m3 (B, 256), m4 (B, 256))`` of the targets ``box_ref_xywh`` (B, 4)."""
-    return AtomIoUNet().apply(variables, feat_ref["layer2"], feat_ref["layer3"], box_ref_xywh,
-                              method=AtomIoUNet.get_modulation)
+def dims(variables) -> dict:
+    """``{"input_dim", "pred_input_dim", "pred_inter_dim"}`` of IoU-Net variables, read off their shapes."""
+    p = variables["params"]
+    return {"input_dim": (int(p["conv3_1r"]["conv"]["kernel"].shape[2]), int(p["conv4_1r"]["conv"]["kernel"].shape[2])),
+            "pred_input_dim": (int(p["conv3_2t"]["conv"]["kernel"].shape[3]), int(p["conv4_2t"]["conv"]["kernel"].shape[3])),
+            "pred_inter_dim": (int(p["fc3_rt"]["linear"]["kernel"].shape[1]), int(p["fc4_rt"]["linear"]["kernel"].shape[1]))}
 
 
-def get_iou_feat(variables, feat_test: dict):
-    """Test-branch features ``(c3 (B, H/8, W/8, 256), c4 (B, H/16, W/16, 256))``."""
-    return AtomIoUNet().apply(variables, feat_test["layer2"], feat_test["layer3"], method=AtomIoUNet.get_iou_feat)
+def _model(variables, layers=DEFAULT_LAYERS) -> AtomIoUNet:
+    d = dims(variables)
+    return AtomIoUNet(d["pred_input_dim"], d["pred_inter_dim"], tuple(layers))
+
+
+def get_modulation(variables, feat_ref: dict, box_ref_xywh, layers=DEFAULT_LAYERS):
+    """Modulation vectors ``(m3 (B, C3), m4 (B, C4))`` of the targets ``box_ref_xywh`` (B, 4); ``layers`` names the
+    stride-8 and stride-16 maps of ``feat_ref``."""
+    l3, l4 = layers
+    return _model(variables).apply(variables, feat_ref[l3], feat_ref[l4], box_ref_xywh,
+                                   method=AtomIoUNet.get_modulation)
+
+
+def get_iou_feat(variables, feat_test: dict, layers=DEFAULT_LAYERS):
+    """Test-branch features ``(c3 (B, H/8, W/8, C3), c4 (B, H/16, W/16, C4))``."""
+    l3, l4 = layers
+    return _model(variables).apply(variables, feat_test[l3], feat_test[l4], method=AtomIoUNet.get_iou_feat)
 
 
 def predict_iou(variables, modulation, iou_feat, proposals_xywh):
     """Predicted IoU (B, N) of the proposals ``(B, N, 4)`` (x, y, w, h) with the targets behind ``modulation``."""
-    return AtomIoUNet().apply(variables, modulation, iou_feat, proposals_xywh, method=AtomIoUNet.predict_iou)
+    return _model(variables).apply(variables, modulation, iou_feat, proposals_xywh, method=AtomIoUNet.predict_iou)
 
 
-def iou_net_forward(variables, feat_ref: dict, feat_test: dict, box_ref_xywh, proposals_xywh, train: bool = False):
+def iou_net_forward(variables, feat_ref: dict, feat_test: dict, box_ref_xywh, proposals_xywh, train: bool = False,
+                    layers=DEFAULT_LAYERS):
     """Training forward: reference (B) and test (B) features -> predicted IoU (B, N) of ``proposals_xywh``.
 
     Returns ``(iou, batch_stats)``: with ``train=True`` BatchNorm uses batch statistics and ``batch_stats`` are
     the updated running statistics (PyTorch's momentum 0.1, unbiased variance); with ``train=False`` they are
     returned unchanged.
     """
-    model = AtomIoUNet()
+    model = _model(variables, layers)
     if not train:
         return model.apply(variables, feat_ref, feat_test, box_ref_xywh, proposals_xywh), variables["batch_stats"]
     iou, updates = model.apply(variables, feat_ref, feat_test, box_ref_xywh, proposals_xywh, train=True,

@@ -31,12 +31,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from atom_jax import backbone, classifier, iou_net, memory, solvers
+from atom_jax import backbones, classifier, iou_net, memory, solvers
 from atom_jax import refine as refine_lib
 from atom_jax.boxes import center_size_to_xywh, xywh_to_center_size
 from atom_jax.config import TrackerConfig, derived
 from atom_jax.errors import InputError
-from atom_jax.image import normalize, sample_patch
+from atom_jax.image import sample_patch
 from atom_jax.init_samples import init_training_samples
 from atom_jax.localize import FLAG_HARD_NEGATIVE, FLAG_NORMAL, FLAG_NOT_FOUND, FLAG_UNCERTAIN, Localization
 from atom_jax.localize import localize, upsample_scores
@@ -82,10 +82,13 @@ def validate_init(image_shape, box_xywh) -> np.ndarray:
 
 
 def _features(weights, config: TrackerConfig, patches):
-    """Backbone features of patches (N, s, s, 3) in 0..255: the raw dict and the normalised layer3."""
-    layers = ("layer2", "layer3") if config.use_iou_net else ("layer3",)
-    feats = backbone.backbone_features(weights["backbone"], normalize(patches), layers)
-    return feats, classifier.normalize_features(feats["layer3"], config.normalize_power)
+    """Backbone features of patches (N, s, s, 3) in 0..255: the raw dict (the IoU-Net's maps and the
+    classifier's) and the classifier's map, normalised."""
+    layers = (config.classifier_layer,)
+    if config.use_iou_net:
+        layers = tuple(dict.fromkeys(config.iou_layers + layers))
+    feats = backbones.get(config.backbone).features(weights["backbone"], patches, layers)
+    return feats, classifier.normalize_features(feats[config.classifier_layer], config.normalize_power)
 
 
 def _response_act(config: TrackerConfig):
@@ -172,7 +175,7 @@ def init(weights, config: TrackerConfig, image, box_xywh, key, valid_wh=None) ->
     if config.use_iou_net:
         target_box = refine_lib.box_in_patch(center, size, jnp.round(center), target_scale, d.sample_size)
         ref = {name: f[:1] for name, f in feats.items()}
-        m3, m4 = iou_net.get_modulation(weights["iou_net"], ref, target_box[None])
+        m3, m4 = iou_net.get_modulation(weights["iou_net"], ref, target_box[None], config.iou_layers)
         modulation = (m3[0], m4[0])
 
     sigma = classifier.label_sigma(d.feature_size, d.sample_size, base, config.output_sigma_factor)
@@ -225,7 +228,7 @@ def _refine_branch(weights, config: TrackerConfig, state: TrackerState, feats, l
     """IoU-Net refinement: new (center, size, scale, center_iounet)."""
     d = derived(config)
     test = {name: jax.lax.dynamic_index_in_dim(f, loc.scale_ind, keepdims=True) for name, f in feats.items()}
-    c3, c4 = iou_net.get_iou_feat(weights["iou_net"], test)
+    c3, c4 = iou_net.get_iou_feat(weights["iou_net"], test, config.iou_layers)
     init_box = refine_lib.box_in_patch(center, state.size_wh, sample_pos, sample_scale, d.sample_size)
     ref = refine_lib.refine(weights["iou_net"], state.modulation, (c3[0], c4[0]), init_box, key, config)
     new_center, new_size = refine_lib.box_to_image(ref.box_xywh, sample_pos, sample_scale, d.sample_size)

@@ -55,16 +55,33 @@ def unflatten_tree(flat: dict) -> dict:
 
 
 @lru_cache(maxsize=None)
-def expected_shapes(part: str) -> dict:
-    """``{"params/.../kernel": shape}`` of a freshly initialised ``part`` (``backbone`` or ``iou_net``)."""
-    if part == "backbone":
-        from atom_jax.backbone import init_backbone as init
-    elif part == "iou_net":
-        from atom_jax.iou_net import init_iou_net as init
-    else:
-        raise InputError(f"unknown weights part {part!r}; expected one of {PARTS}")
-    shapes = jax.eval_shape(init, jax.random.PRNGKey(0))
+def _iou_net_shapes(input_dim=(128, 256), pred_input_dim=(256, 256), pred_inter_dim=(256, 256)) -> dict:
+    from atom_jax.iou_net import init_iou_net
+
+    shapes = jax.eval_shape(lambda k: init_iou_net(k, input_dim, pred_input_dim, pred_inter_dim), jax.random.PRNGKey(0))
     return {path: tuple(leaf.shape) for path, leaf in flatten_tree(shapes).items()}
+
+
+def expected_shapes(part: str, variables: dict | None = None) -> dict:
+    """``{"params/.../kernel": shape}`` that ``part`` (``backbone`` or ``iou_net``) must have. Without
+    ``variables``: pytracking's networks (ResNet-18, the IoU-Net for its features). With them: the registered
+    backbone they match best (:func:`atom_jax.backbones.identify`), or the IoU-Net with the channel counts read
+    off their shapes."""
+    from atom_jax import backbones
+
+    if part == "backbone":
+        return backbones.expected_shapes(backbones.identify(variables) if variables is not None else "resnet18")
+    if part == "iou_net":
+        if variables is None:
+            return _iou_net_shapes()
+        from atom_jax.iou_net import dims
+
+        try:
+            d = dims(variables)
+        except (KeyError, TypeError, IndexError):
+            return _iou_net_shapes()
+        return _iou_net_shapes(d["input_dim"], d["pred_input_dim"], d["pred_inter_dim"])
+    raise InputError(f"unknown weights part {part!r}; expected one of {PARTS}")
 
 
 def check_weights(weights: dict, source: str) -> None:
@@ -76,7 +93,8 @@ def check_weights(weights: dict, source: str) -> None:
     for part in PARTS:
         if part not in weights:
             continue
-        expected, got = expected_shapes(part), {k: v.shape for k, v in flatten_tree(weights[part]).items()}
+        expected = expected_shapes(part, weights[part])
+        got = {k: tuple(np.shape(v)) for k, v in flatten_tree(weights[part]).items()}
         missing = sorted(set(expected) - set(got))
         extra = sorted(set(got) - set(expected))
         wrong = [f"{k}: {got[k]} (expected {expected[k]})" for k in sorted(set(got) & set(expected))
@@ -129,7 +147,50 @@ def read_weights_file(path) -> tuple[dict, dict]:
     return weights, header
 
 
-def load_weights_with_meta(path) -> tuple[dict, dict]:
+def backbone_recipe(meta: dict) -> dict | None:
+    """How to rebuild a backbone a file does not store, from its ``meta``: ``{"name": ..., "weights":
+    "pretrained"}`` (ImageNet weights of an installed package) or ``{"name": ..., "init_seed": N}`` (a seeded
+    random network). Files written before the recipe existed say ``backbone_init_seed`` (a ResNet-18)."""
+    recipe = meta.get("backbone")
+    if isinstance(recipe, dict):
+        return recipe
+    if meta.get("backbone_init_seed") is not None:
+        return {"name": "resnet18", "init_seed": int(meta["backbone_init_seed"])}
+    return None
+
+
+def build_backbone(recipe: dict, source: str) -> dict:
+    """The backbone variables ``recipe`` (see :func:`backbone_recipe`) describes."""
+    from atom_jax import backbones
+
+    bb = backbones.get(str(recipe.get("name")))
+    if recipe.get("weights") == "pretrained":
+        if bb.pretrained is None:
+            raise InputError(f"{source}: backbone {bb.name!r} has no pretrained weights here ({bb.pretrained_source})")
+        return bb.pretrained()
+    if "init_seed" in recipe:
+        return _init_jit(bb.name, int(recipe["init_seed"]))
+    raise InputError(f"{source}: cannot rebuild its backbone from {recipe!r}")
+
+
+@lru_cache(maxsize=4)
+def _init_jit(name: str, seed: int):
+    from atom_jax import backbones
+
+    return jax.tree_util.tree_map(np.asarray, jax.jit(backbones.get(name).init)(jax.random.PRNGKey(seed)))
+
+
+def complete(weights: dict, meta: dict, source: str) -> dict:
+    """``weights`` with the backbone its ``meta`` names filled in when the file does not store it."""
+    if "backbone" in weights:
+        return weights
+    recipe = backbone_recipe(meta)
+    if recipe is None:
+        return weights
+    return {**weights, "backbone": build_backbone(recipe, source)}
+
+
+def load_weights_with_meta(path, complete_backbone: bool = True) -> tuple[dict, dict]:
     """Like :func:`load_weights`, also returning the provenance ``meta`` dict."""
     source = str(path)
     if _is_weights_file(source):
@@ -139,9 +200,13 @@ def load_weights_with_meta(path) -> tuple[dict, dict]:
         from atom_jax.convert import convert_checkpoint  # a PyTorch file: convert on the fly
 
         weights, meta = convert_checkpoint(source)
+    if complete_backbone:
+        weights = complete(weights, meta, source)
     return jax.tree_util.tree_map(jax.numpy.asarray, weights), meta
 
 
-def load_weights(path) -> dict:
-    """The weights pytree from an atom-jax ``.npz`` or a pytracking / torchvision ``.pth`` (converted)."""
-    return load_weights_with_meta(path)[0]
+def load_weights(path, complete_backbone: bool = True) -> dict:
+    """The weights pytree from an atom-jax ``.npz`` or a pytracking / torchvision ``.pth`` (converted). A file
+    that stores only the IoU-Net gets the backbone its meta names (:func:`complete`) unless
+    ``complete_backbone=False``."""
+    return load_weights_with_meta(path, complete_backbone)[0]

@@ -66,7 +66,7 @@ def sequence_problems(names):
     from atom_jax.config import TrackerConfig, derived
     from atom_jax.image import normalize
     from atom_jax.weights import load_weights
-    from track.datasets import read_folder_sequence
+    from atom_jax.data.folders import read_folder_sequence
 
     weights = load_weights(REFERENCE / "atom_random_seed0.pth")
     config = TrackerConfig()

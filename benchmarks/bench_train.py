@@ -69,7 +69,8 @@ def main() -> None:
 
     head_t = copy.deepcopy(head)
     opt = torch.optim.Adam(head_t.parameters(), lr=1e-3)
-    nchw = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    mean, std = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+    nchw = lambda x: torch.from_numpy(np.ascontiguousarray(((x / 255.0 - mean) / std).transpose(0, 3, 1, 2)))
 
     def torch_step(b):
         with torch.no_grad():

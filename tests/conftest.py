@@ -9,6 +9,7 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SEQUENCES = SHARED / "data" / "sequences"
+TRAIN_SEQUENCES = SHARED / "data" / "train"
 REFERENCE = SHARED / "reference" / "pytracking_atom_seed0"
 
 
@@ -18,6 +19,14 @@ def sequences_dir() -> pathlib.Path:
     if not (SEQUENCES / "Crossing" / "groundtruth_rect.txt").is_file():
         pytest.skip(f"real sequences not found at {SEQUENCES} (they come with ../shared beside the repo)")
     return SEQUENCES
+
+
+@pytest.fixture(scope="session")
+def train_sequences_dir() -> pathlib.Path:
+    """The 49 training sequences (``NAME/img/00001.jpg``, ``NAME/groundtruth.txt``); skip without ../shared."""
+    if not (TRAIN_SEQUENCES / "Biker" / "groundtruth.txt").is_file():
+        pytest.skip(f"training sequences not found at {TRAIN_SEQUENCES} (they come with ../shared beside the repo)")
+    return TRAIN_SEQUENCES
 
 
 @pytest.fixture(scope="session")

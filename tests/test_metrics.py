@@ -122,10 +122,10 @@ def test_equals_got10k_toolkit_on_random_tracks(seed):
 
 def test_equals_got10k_toolkit_on_real_annotations(sequences_dir):
     pytest.importorskip("got10k")
-    from track.datasets import read_generic
+    from atom_jax.data.folders import generic
 
     rng = np.random.default_rng(7)
-    for seq in read_generic(sequences_dir):
+    for seq in generic(sequences_dir):
         gt = seq.ground_truth_xywh
         pred = _random_track(gt, rng)
         ours = metrics.sequence_curves(metrics.frame_errors(pred, gt))

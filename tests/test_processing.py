@@ -7,7 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from train import data, processing as P
+from atom_jax.data import synthetic
+from atom_jax.data.sequence import Dataset, Sequence
+from train import processing as P
 
 
 def _ramp_image(h=60, w=80):
@@ -95,14 +97,13 @@ def test_jitter_only_on_the_test_frame_and_bounded():
     assert offsets.std() > 5  # jitter is really applied
 
 
-def test_images_are_imagenet_normalised_crops():
+def test_images_are_brightness_jittered_crops_in_pixel_range():
     cfg = P.ProcessingConfig(output_size=32, grayscale_prob=0.0, brightness_jitter=0.0)
     im = _ramp_image(100, 100)
     box = np.array([40.0, 40.0, 10.0, 10.0])
     out = P.process_pair(np.random.default_rng(0), im, box, im, box, cfg)
     crop, _ = P.crop_around(im, box, 5.0, 32)
-    ref = (crop / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
-    np.testing.assert_allclose(out["train_images"], ref, atol=1e-5)
+    np.testing.assert_allclose(out["train_images"], crop, atol=1e-4)  # 0..255: the backbone normalises
 
 
 def test_grayscale_is_joint():
@@ -111,26 +112,15 @@ def test_grayscale_is_joint():
     out = P.process_pair(np.random.default_rng(0), im, np.array([40.0, 40, 10, 10]), im,
                          np.array([40.0, 40, 10, 10]), cfg)
     for k in ("train_images", "test_images"):
-        raw = out[k] * np.array([0.229, 0.224, 0.225]) + np.array([0.485, 0.456, 0.406])
-        np.testing.assert_allclose(raw[..., 0], raw[..., 1], atol=1e-5)
+        np.testing.assert_allclose(out[k][..., 0], out[k][..., 1], atol=1e-3)
 
 
-class _Toy:
-    """A video dataset with chosen visibility, for the sampler."""
-
-    name, is_video = "toy", True
-
-    def __init__(self, visible):
-        self.v = np.asarray(visible, bool)
-
-    def num_sequences(self):
-        return 1
-
-    def sequence(self, i):
-        return data.SequenceInfo(np.tile([1.0, 1, 5, 5], (len(self.v), 1)), self.v)
-
-    def frame(self, i, t):
-        return np.full((20, 20, 3), t, np.uint8)
+def _Toy(visible):
+    """A video dataset of one sequence with chosen visibility, for the sampler."""
+    v = np.asarray(visible, bool)
+    seq = Sequence("toy", "toy", (), np.tile([1.0, 1, 5, 5], (len(v), 1)), target_visible=v,
+                   source=lambda t: np.full((20, 20, 3), t, np.uint8))
+    return Dataset("toy", ["toy"], lambda name: seq)
 
 
 def test_sampler_pairs_visible_frames_within_the_gap():
@@ -161,8 +151,7 @@ def test_dataset_weights():
 
 @pytest.fixture(scope="module")
 def synthetic_ds():
-    return data.SyntheticDataset(num=4, seed=0, config=data.synthetic.SyntheticConfig(num_frames=30,
-                                                                                      frame_wh=(96, 72)))
+    return synthetic.dataset(num=4, seed=0, config=synthetic.SyntheticConfig(num_frames=30, frame_wh=(96, 72)))
 
 
 def test_batch_is_a_function_of_seed_and_step(synthetic_ds):
@@ -178,3 +167,86 @@ def test_batch_is_a_function_of_seed_and_step(synthetic_ds):
         np.testing.assert_array_equal(a[k][1:], part[k])
     assert not np.array_equal(a["proposals_xywh"], c["proposals_xywh"])
     assert np.all(a["proposal_iou"] > -0.8) and np.all(a["proposal_iou"] <= 1)
+
+
+# --- training from a generic folder of sequences -------------------------------------------------------------
+
+
+def _write_generic_folder(root, n=24):
+    """Three sequences in the three folder layouts the generic reader takes: the layout of ../shared/data/train
+    (``img/00001.jpg``, comma-separated ``groundtruth.txt`` with ``0,0,0,0`` absent frames, grayscale JPEGs), OTB
+    (``groundtruth_rect.txt``, tab separated) and VOT (8-value polygons, frames in ``color/``)."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    boxes = np.array([[10 + t, 8 + t // 2, 20, 16] for t in range(n)], float)
+    for name, sub, digits, gt_name, gray in (("gray", "img", 5, "groundtruth.txt", True),
+                                             ("otb", "img", 4, "groundtruth_rect.txt", False),
+                                             ("vot", "color", 8, "groundtruth.txt", False)):
+        (root / name / sub).mkdir(parents=True)
+        for t in range(n):
+            image = rng.integers(0, 256, (48, 64) if gray else (48, 64, 3), dtype=np.uint8)
+            cv2.imwrite(str(root / name / sub / f"{t + 1:0{digits}d}.jpg"), image)
+        rows = boxes.copy()
+        if name == "gray":
+            rows[[5, 6]] = 0  # target absent
+            lines = [",".join(f"{v:.2f}" for v in r) for r in rows]
+        elif name == "otb":
+            lines = ["\t".join(f"{v:g}" for v in r) for r in rows]
+        else:
+            x, y, w, h = rows.T
+            poly = np.stack([x, y, x + w, y, x + w, y + h, x, y + h], axis=1)
+            lines = [",".join(f"{v:g}" for v in r) for r in poly]
+        (root / name / gt_name).write_text("\n".join(lines) + "\n")
+    return boxes
+
+
+def test_generic_folder_trains_with_a_name_subset(tmp_path):
+    from atom_jax.data import registry
+    from atom_jax.errors import InputError
+    from train import pipeline
+
+    boxes = _write_generic_folder(tmp_path / "seqs")
+    spec = {"kind": "generic", "root": str(tmp_path / "seqs")}
+    ds = registry.open_dataset(spec)
+    assert ds.names == ("gray", "otb", "vot") and ds.is_video
+    for seq in ds:
+        np.testing.assert_allclose(seq.ground_truth_xywh[7:], boxes[7:], atol=0.01)
+        assert seq.frame(3).shape == (48, 64, 3) and seq.frame(3).dtype == np.uint8
+    gray = ds[0]
+    assert (gray.frame(0)[..., 0] == gray.frame(0)[..., 2]).all()  # a grayscale JPEG becomes RGB
+    np.testing.assert_array_equal(np.flatnonzero(~gray.visible), [5, 6])  # 0,0,0,0: target absent
+    assert ds[1].visible.all() and ds[2].visible.all()
+
+    held_in = registry.open_dataset({**spec, "exclude": ["vot"]})
+    assert held_in.names == ("gray", "otb")
+    assert registry.open_dataset({**spec, "names": ["vot", "otb"]}).names == ("vot", "otb")
+    with pytest.raises(InputError, match="sequences not in generic.*: votx"):
+        registry.open_dataset({**spec, "exclude": ["votx"]})
+    rng = np.random.default_rng(0)
+    picked = {held_in[P.sample_pair(rng, [held_in], [1.0], 50)[1]].name for _ in range(40)}
+    assert picked == {"gray", "otb"}
+
+    train_spec = {"datasets": [{**spec, "names": ["gray", "otb"]}], "weights": [1.0], "seed": 0, "stream": 0,
+                  "processing": {"output_size": 32, "search_area_factor": 2.0}}
+    (step, batch), = pipeline.batches(train_spec, [0], batch_size=4)
+    assert step == 0 and batch["train_images"].shape == (4, 32, 32, 3) and batch["proposals_xywh"].shape == (4, 16, 4)
+    assert np.isfinite(batch["test_images"]).all() and (batch["proposal_iou"] > -0.8).all()
+
+
+def test_shared_training_sequences_as_a_generic_folder(train_sequences_dir):
+    from atom_jax.data import registry
+
+    ds = registry.open_dataset({"kind": "generic", "root": str(train_sequences_dir)})
+    assert len(ds) == 49 and ds.is_video
+    group = ds[ds.names.index("uav_group2_2")]
+    np.testing.assert_array_equal(group.ground_truth_xywh[85:88], 0)  # kept frames 86-88: target absent
+    assert not group.visible[85:88].any() and group.visible[:85].all()
+    car = ds[ds.names.index("Car4")]  # grayscale JPEGs
+    assert car.frame(0).shape == (240, 360, 3) and len(car) == len(car.ground_truth_xywh)
+    val = ["Biker", "Girl", "vot14_bicycle"]
+    train = registry.open_dataset({"kind": "generic", "root": str(train_sequences_dir), "exclude": val})
+    assert len(train) == 46 and not set(val) & set(train.names)
+    cfg = dataclasses.replace(P.ProcessingConfig(), output_size=64)
+    batch = P.make_batch([train], [1.0], cfg, seed=0, step=0, batch_size=2)
+    assert batch["train_images"].shape == (2, 64, 64, 3) and np.isfinite(batch["test_images"]).all()

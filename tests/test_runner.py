@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from atom_jax import cli
+from atom_jax.data.registry import load_dataset
 from atom_jax.errors import InputError
 from track import baselines, results, runner, scoring
-from track.datasets import load_dataset
 
 
 def _make_dataset(root, n_seqs=6, n_frames=12):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from atom_jax.data.folders import polygon_to_xywh
+from atom_jax.data.registry import load_dataset
 from atom_jax.errors import InputError
 from track import baselines, results, scoring
-from track.datasets import load_dataset, polygon_to_xywh
 
 got10k = pytest.importorskip("got10k", reason="the got10k toolkit is not installed (pip install got10k six)")
 

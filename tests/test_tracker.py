@@ -222,7 +222,7 @@ def test_default_tracker_on_shared_sequence_via_cli(reference_dir, sequences_dir
     import json
     import shutil
 
-    from track.datasets import read_folder_sequence
+    from atom_jax.data.folders import read_folder_sequence
 
     frames = tmp_path / "frames"
     frames.mkdir()

@@ -44,8 +44,9 @@ def test_one_step_is_adam_on_the_head_only(tiny):
         g = np.asarray(g, np.float64)
         ref = np.asarray(old, np.float64) - lr * g / (np.abs(g) + eps)
         # Where the true gradient is zero (a conv bias followed by BatchNorm) the computed one is rounding
-        # noise and Adam's first step takes its sign, which differs between two float32 evaluations.
-        real = np.abs(g) > 1e-5 * g_max
+        # noise and Adam's first step takes its sign, which differs between two float32 evaluations (eager
+        # here, jitted in the step). Entries near zero by cancellation do too: seen up to 1.2e-4 * g_max.
+        real = np.abs(g) > 1e-3 * g_max
         np.testing.assert_allclose(np.asarray(new)[real], ref[real], atol=2e-6)
     # The frozen backbone does not move; the head's running statistics do (BatchNorm in training mode).
     for a, b in zip(jax.tree_util.tree_leaves(state["weights"]["backbone"]),
@@ -63,10 +64,11 @@ def test_eval_step_uses_running_statistics(tiny):
     loss = float(ev(state["weights"], batch)["loss"])
     # Same as the head applied with train=False by hand.
     from atom_jax import backbone as bb, iou_net
+    from atom_jax.image import normalize
 
     w = state["weights"]
-    f1 = bb.backbone_features(w["backbone"], batch["train_images"])
-    f2 = bb.backbone_features(w["backbone"], batch["test_images"])
+    f1 = bb.backbone_features(w["backbone"], normalize(batch["train_images"]))
+    f2 = bb.backbone_features(w["backbone"], normalize(batch["test_images"]))
     pred = iou_net.AtomIoUNet().apply(w["iou_net"], f1, f2, batch["train_box_xywh"], batch["proposals_xywh"])
     np.testing.assert_allclose(loss, float(np.mean((np.asarray(pred) - batch["proposal_iou"]) ** 2)), rtol=1e-5)
 

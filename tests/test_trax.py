@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from atom_jax.data import files
+from atom_jax.data.registry import load_dataset
 from atom_jax.errors import InputError
-from track import baselines, files
-from track.datasets import load_dataset
+from track import baselines
 
 
 def _frames(tmp_path, n=8):

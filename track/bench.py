@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sequences(root, only: str, max_frames: int):
-    from track.datasets import read_generic
+    from atom_jax.data.folders import generic
 
-    seqs = read_generic(pathlib.Path(root))
+    seqs = list(generic(pathlib.Path(root)))
     if only:
         names = set(only.split(","))
         seqs = [s for s in seqs if s.name in names]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import pathlib
 
+from atom_jax.data.registry import DATASET_NAMES, load_dataset
 from atom_jax.errors import InputError
-from track.datasets import DATASET_NAMES, load_dataset
 
 
 def add_dataset_arguments(parser, required: bool = True) -> None:
@@ -39,13 +39,13 @@ def load_from_args(args):
 def generic_hint(dataset: str, root, names=None) -> str:
     """``"use --dataset generic ..."`` when ``root`` holds OTB/VOT-style sequence folders (those asked for, if
     ``names``) that the ``dataset`` reader did not take (e.g. names outside the OTB-100 table), else ``""``."""
-    from track.datasets import read_generic
+    from atom_jax.data.folders import generic
 
     root = pathlib.Path(root)
     if dataset == "generic" or not root.is_dir():
         return ""
     try:
-        found = [s.name for s in read_generic(root)]
+        found = list(generic(root).names)
     except (InputError, OSError):
         return ""
     if not found or (names and not set(names) <= set(found)):
@@ -57,7 +57,8 @@ def generic_hint(dataset: str, root, names=None) -> str:
 
 
 def _load_video(path, init, has_init_option: bool):
-    from track.datasets import read_video
+    from atom_jax.data.folders import video
+    from atom_jax.data.sequence import check_init_box
 
     path = pathlib.Path(path)
     if path.is_dir():
@@ -73,7 +74,7 @@ def _load_video(path, init, has_init_option: bool):
         from track.cli_track import parse_box
 
         box = parse_box(init)
-    return read_video(path, box)
+    return [check_init_box(seq) for seq in video(path, box)]
 
 
 def write_json(path, data) -> None:

@@ -7,7 +7,7 @@ Writes one ``x<TAB>y<TAB>w<TAB>h`` line per frame (line 1 = the initial box; pyt
 two decimals), shows a progress bar with frames/s, and prints timing: initialisation, per-frame mean and
 median, and the compile times of init and step, measured apart (ahead-of-time compilation).
 
-Frames: a folder of images in frame order (numeric names by value, as :func:`track.datasets.list_images`),
+Frames: a folder of images in frame order (numeric names by value, as :func:`atom_jax.data.files.list_images`),
 decoded to RGB (grayscale and RGBA become RGB), or any video OpenCV reads. Bad input (missing or empty
 folder, unreadable image, bad box, a frame whose size differs from the first, unknown ``--set`` name) ends
 with a one-line error and exit code 2; boxes tracked before the error are still written.
@@ -59,12 +59,10 @@ def parse_box(text: str) -> np.ndarray:
 
 def frame_source(frames_dir=None, video=None):
     """``(count or None, iterator of (name, RGB image))`` for a frame folder or a video; frames are decoded a
-    few ahead in a background thread (:func:`track.files.read_ahead`)."""
-    from track.files import read_ahead, read_image_rgb
+    few ahead in a background thread (:func:`atom_jax.data.files.read_ahead`)."""
+    from atom_jax.data.files import list_images, read_ahead, read_image_rgb
 
     if frames_dir is not None:
-        from track.datasets import list_images
-
         path = pathlib.Path(frames_dir)
         if path.is_file():
             raise InputError(f"{path}: a file, not a folder of frames (for a video use --video {path})")
@@ -110,7 +108,7 @@ FRAME_SUBFOLDERS = ("img", "color", "imgs")  # where OTB / VOT style sequence fo
 
 def _frames_folder(folder: pathlib.Path) -> pathlib.Path | None:
     """``folder`` itself or its ``img/``, ``color/`` or ``imgs/`` subfolder, the first that holds images."""
-    from track.datasets import list_images
+    from atom_jax.data.files import list_images
 
     for candidate in (folder, *(folder / sub for sub in FRAME_SUBFOLDERS)):
         if candidate.is_dir() and list_images(candidate):
@@ -120,7 +118,7 @@ def _frames_folder(folder: pathlib.Path) -> pathlib.Path | None:
 
 def _frames_hint(folder: pathlib.Path) -> str:
     """``"; SEQ/img has 120 frames: use --frames SEQ/img"`` when a frame subfolder has them, else ``""``."""
-    from track.datasets import list_images
+    from atom_jax.data.files import list_images
 
     found = _frames_folder(folder)
     if found is None or found == folder:

@@ -1,7 +1,7 @@
 """``atom-jax demo [--out DIR]``: track a generated sequence with the bundled demo weights; nothing downloaded.
 
 Steps: render a synthetic sequence with known ground truth from scikit-image's bundled photos
-(:mod:`train.synthetic`), track it with ATOM (``track.api``, the demo weights ``atom_jax/weights/demo.npz``)
+(:mod:`atom_jax.data.synthetic`), track it with ATOM (``track.api``, the demo weights ``atom_jax/weights/demo.npz``)
 and with OpenCV's CSRT for comparison, then write into ``DIR`` (default ``demo_out``):
 
     sequence/img/0001.jpg ...  sequence/groundtruth_rect.txt   the generated sequence (generic layout)
@@ -93,7 +93,7 @@ def _write_video(path, frames, tracks, colors):
 def run(args) -> int:
     from track import metrics, plots
     from track.api import Tracker, make_config
-    from train import synthetic
+    from atom_jax.data import synthetic
 
     if args.frames < 3:
         raise InputError(f"--frames must be at least 3, got {args.frames}")

@@ -11,7 +11,7 @@ A tracker of the harness as a got10k tracker::
 Any dataset ``atom-jax eval`` reads, through the toolkit's OTB or VOT experiment, without its download
 (``ExperimentOTB``'s constructor always downloads OTB; ``ExperimentVOT``'s unless the folder looks complete)::
 
-    from track.datasets import load_dataset
+    from atom_jax.data.registry import load_dataset
     from track.got10k_adapter import Got10kTracker, otb_experiment, vot_experiment
 
     sequences = load_dataset("generic", "path/to/sequences")
@@ -68,7 +68,7 @@ class Got10kTracker(_Got10kBase):
 
 
 class LocalDataset:
-    """Sequences of :func:`track.datasets.load_dataset` in the shape the toolkit's experiments read a dataset:
+    """Sequences of :func:`atom_jax.data.registry.load_dataset` in the shape the toolkit's experiments read a dataset:
     ``seq_names``, ``len``, and items ``(img_files, anno)`` (with ``meta=True``: ``(img_files, anno, meta)``, the
     VOT experiment's form, with VOT polygons as ``anno`` where the dataset has them and no attribute tags).
     Items are looked up by index or by name, as the toolkit does."""
@@ -94,7 +94,7 @@ class LocalDataset:
     def _corner2rect(corners, center: bool = False) -> np.ndarray:
         """What the toolkit's VOT dataset gives a rectangle-only tracker for a polygon (pytracking's
         area-preserving box)."""
-        from track.datasets import polygon_to_xywh
+        from atom_jax.data.folders import polygon_to_xywh
 
         boxes = polygon_to_xywh(np.asarray(corners, dtype=np.float64), mode="preserve_area")
         if center:

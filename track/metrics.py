@@ -121,7 +121,7 @@ def sequence_curves(errors: FrameErrors, exclude_invalid_frames: bool = False) -
 
 
 def score_sequence(pred_xywh, sequence, source: str = "prediction") -> SequenceCurves:
-    """Curves of one predicted track against a :class:`track.datasets.Sequence`."""
+    """Curves of one predicted track against a :class:`atom_jax.data.sequence.Sequence`."""
     errors = frame_errors(pred_xywh, sequence.ground_truth_xywh, sequence.dataset, sequence.target_visible, source)
     return sequence_curves(errors)
 

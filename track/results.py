@@ -19,7 +19,8 @@ import zipfile
 import numpy as np
 
 from atom_jax.errors import InputError
-from track.files import atomic_write_text, load_table
+from atom_jax.data.files import load_table
+from track.files import atomic_write_text
 
 _RUN_DIR = re.compile(r"^(.+)_(\d{3})$")
 

@@ -10,7 +10,8 @@ import pathlib
 
 from atom_jax.errors import InputError
 from track import baselines, vot_protocol
-from track.files import atomic_write_text, read_image_rgb
+from atom_jax.data.files import read_image_rgb
+from track.files import atomic_write_text
 
 
 def _regions(seq):

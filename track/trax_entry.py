@@ -49,7 +49,7 @@ def main() -> int:
     import trax
 
     from track.baselines import make_tracker
-    from track.files import read_image_rgb
+    from atom_jax.data.files import read_image_rgb
 
     cfg = settings_from_env()
     if "JAX_COMPILATION_CACHE_DIR" in os.environ:

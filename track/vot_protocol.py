@@ -163,8 +163,8 @@ def run_supervised(make_tracker, frames, regions, skip_initialize: int = 5, fail
     bounding box, what libtrax gives a rectangle-only tracker); ``overlap`` decides failures (``"raster"``: as
     the toolkit, ``"exact"``: continuous plane). Returns ``(kinds (N,) int, boxes (N, 4), image_wh)`` with
     kinds 0/1/2 as in VOT and 3 for a frame with a box."""
-    from track.datasets import polygon_to_xywh
-    from track.files import read_image_rgb
+    from atom_jax.data.files import read_image_rgb
+    from atom_jax.data.folders import polygon_to_xywh
 
     init_box_fn = init_box_fn or (lambda r: polygon_to_xywh(np.asarray(r, dtype=np.float64)[None])[0])
     n = len(regions)

@@ -21,8 +21,9 @@ import os
 import pathlib
 import sys
 
+from atom_jax.data.files import read_image_rgb
 from atom_jax.errors import InputError
-from track.files import atomic_write_text, read_image_rgb
+from track.files import atomic_write_text
 
 STACK_HEADER = "title: atom-jax local evaluation\nexperiments:\n"
 # The experiments of VOT2018's short-term stack, as vot-toolkit 0.7.4 names and analyses them.
@@ -116,7 +117,7 @@ def build_workspace(sequences, workspace, tracker="atom", weights="", overrides=
 
 
 def main(argv=None) -> int:
-    from track.datasets import load_dataset
+    from atom_jax.data.registry import load_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", required=True)

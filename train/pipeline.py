@@ -15,13 +15,14 @@ import collections
 import multiprocessing
 from typing import Iterator, Sequence
 
-from train import data, processing
+from atom_jax.data.registry import open_datasets
+from train import processing
 
 _WORKER = {}
 
 
 def _build(spec: dict):
-    datasets = data.build_datasets(spec["datasets"])
+    datasets = open_datasets(spec["datasets"])
     cfg = processing.ProcessingConfig(**{k: tuple(v) if isinstance(v, list) else v
                                          for k, v in spec["processing"].items()})
     return datasets, list(spec["weights"]), cfg

@@ -13,14 +13,16 @@ Semantics of ltr's ATOM settings (``ltr/train_settings/bbreg/atom.py`` with ``AT
 * **Crop**: a square of side ``ceil(search_area_factor * sqrt(w h))`` around the jittered box, replicate
   padding (ltr pads one extra pixel on the right/bottom edge; reproduced), resized to ``output_size`` with
   OpenCV's bilinear resize; the ground-truth box mapped into the crop.
-* **Brightness**: each crop scaled by ``U(1 - b, 1 + b)``, clipped to [0, 1], then ImageNet-normalised.
+* **Brightness**: each crop scaled by ``U(1 - b, 1 + b)`` and clipped to the pixel range (ltr: [0, 1], then
+  ImageNet-normalised; here the backbone normalises, ImageNet mean/std for ResNet-18).
 * **Proposals**: 16 per test box, each with a sigma factor drawn from the list; Gaussian noise on center and
   size (std = sigma * sqrt(w h)), rounded to integers, degenerate sizes replaced by ``U(0.15, 0.5) * size``,
   shrinking the noise by 0.9 until IoU > ``min_iou`` (100 tries). Targets ``2 * IoU - 1``.
 
 Randomness: sample ``i`` of step ``s`` draws from ``np.random.default_rng([seed, s, i, stream])``, so a batch
 depends only on ``(seed, step)`` and not on which worker made it (a resumed run sees the same batches).
-Images come out NHWC float32 normalised; boxes ``xywh`` in crop pixels.
+Images come out NHWC float32 RGB in 0..255 (the training step applies the backbone's own input
+normalisation); boxes ``xywh`` in crop pixels.
 """
 
 from __future__ import annotations
@@ -33,9 +35,6 @@ import cv2
 import numpy as np
 
 from atom_jax.errors import InputError
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,27 +70,28 @@ def _visible_ids(visible, lo, hi):
 
 
 def sample_pair(rng: np.random.Generator, datasets: Sequence, weights: Sequence[float], max_gap: int):
-    """Choose ``(dataset index, sequence, train frame, test frame)`` as ltr's ATOMSampler ('interval' mode)."""
+    """Choose ``(dataset index, sequence index, sequence, train frame, test frame)`` as ltr's ATOMSampler
+    ('interval' mode); ``datasets`` are :class:`atom_jax.data.sequence.Dataset` s."""
     p = np.asarray(weights, np.float64)
     d = int(rng.choice(len(datasets), p=p / p.sum()))
     ds = datasets[d]
     for _ in range(1000):
-        s = int(rng.integers(ds.num_sequences()))
-        info = ds.sequence(s)
-        n_vis = int(info.visible.sum())
-        if (not ds.is_video and n_vis > 0) or (ds.is_video and n_vis > 4 and len(info.visible) >= 20):
+        s = int(rng.integers(len(ds)))
+        seq = ds[s]
+        visible = seq.visible
+        n_vis = int(visible.sum())
+        if (not ds.is_video and n_vis > 0) or (ds.is_video and n_vis > 4 and len(visible) >= 20):
             break
     else:
         raise InputError(f"dataset {ds.name}: no sequence with enough visible frames in 1000 draws")
-    vis_all = np.flatnonzero(info.visible)
-    base = int(rng.choice(vis_all))
+    base = int(rng.choice(np.flatnonzero(visible)))
     if not ds.is_video:
-        return d, s, info, base, base
+        return d, s, seq, base, base
     gap = max_gap
     while True:
-        cand = _visible_ids(info.visible, base - gap, base + gap)
+        cand = _visible_ids(visible, base - gap, base + gap)
         if len(cand):
-            return d, s, info, base, int(rng.choice(cand))
+            return d, s, seq, base, int(rng.choice(cand))
         gap += 5
 
 
@@ -164,9 +164,9 @@ def perturb_box(rng, box_xywh, min_iou, sigma_factors):
 
 
 def _to_input(rng, crop, brightness_jitter):
+    """ltr's brightness jitter (on 0..1 images, clipped) expressed in 0..255; the backbone normalises."""
     factor = rng.uniform(max(0.0, 1 - brightness_jitter), 1 + brightness_jitter)
-    x = np.clip(crop.astype(np.float32) * np.float32(factor / 255.0), 0.0, 1.0)
-    return (x - IMAGENET_MEAN) / IMAGENET_STD
+    return np.clip(crop.astype(np.float32) * np.float32(factor), 0.0, 255.0)
 
 
 def process_pair(rng, train_image, train_box, test_image, test_box, cfg: ProcessingConfig) -> dict:
@@ -193,11 +193,11 @@ def process_pair(rng, train_image, train_box, test_image, test_box, cfg: Process
 def make_example(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, index: int, stream: int = 0):
     """Example ``index`` of batch ``step``: sampled and processed from ``rng([seed, step, index, stream])``."""
     rng = np.random.default_rng([seed, step, index, stream])
-    d, s, info, t_train, t_test = sample_pair(rng, datasets, weights, cfg.max_gap)
-    ds = datasets[d]
-    train_image = ds.frame(s, t_train)
-    test_image = train_image if (t_test == t_train) else ds.frame(s, t_test)
-    return process_pair(rng, train_image, info.boxes_xywh[t_train], test_image, info.boxes_xywh[t_test], cfg)
+    _, _, seq, t_train, t_test = sample_pair(rng, datasets, weights, cfg.max_gap)
+    train_image = seq.frame(t_train)
+    test_image = train_image if (t_test == t_train) else seq.frame(t_test)
+    boxes = seq.ground_truth_xywh
+    return process_pair(rng, train_image, boxes[t_train], test_image, boxes[t_test], cfg)
 
 
 def make_batch(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, batch_size: int,

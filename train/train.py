@@ -32,10 +32,28 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from atom_jax import backbone as bb
-from atom_jax import iou_net
+from atom_jax import backbones, iou_net
 from atom_jax.errors import InputError
 
-FEATURE_LAYERS = ("layer2", "layer3")
+FEATURE_LAYERS = ("layer2", "layer3")  # ResNet-18's maps for the IoU-Net (pytracking's)
+
+
+def model_spec(cfg: dict) -> dict:
+    """``cfg["model"]`` with its defaults: the backbone (a name in :data:`atom_jax.backbones.REGISTRY`), the two
+    maps (strides 8 and 16) that feed the IoU-Net and the IoU-Net's widths (pytracking's ``pred_input_dim``,
+    ``pred_inter_dim``; its ``input_dim`` follows from the maps). Defaults: pytracking's ResNet-18 ATOM."""
+    model = {"backbone": "resnet18", "iou_layers": list(FEATURE_LAYERS), "pred_input_dim": [256, 256],
+             "pred_inter_dim": [256, 256], **cfg.get("model", {})}
+    bbone = backbones.get(model["backbone"])
+    bbone.check_layers(model["iou_layers"])
+    strides = tuple(bbone.stride(name) for name in model["iou_layers"])
+    if strides != (8, 16):
+        raise InputError(f"model.iou_layers {model['iou_layers']} have strides {strides}; the IoU-Net needs (8, 16)")
+    return model
+
+
+def _iou_layers(cfg: dict) -> tuple[str, str]:
+    return tuple(model_spec(cfg)["iou_layers"])
 
 
 # ------------------------------------------------------------------------------------------------- weights
@@ -47,15 +65,30 @@ def init_weights(cfg: dict) -> dict:
     with the backbone)."""
     from atom_jax.weights import load_weights
 
-    init = cfg["init"]
-    if init.get("backbone_weights"):
+    init, model = cfg["init"], model_spec(cfg)
+    bbone = backbones.get(model["backbone"])
+    if init.get("backbone_weights") == "pretrained":
+        if bbone.pretrained is None:
+            raise InputError(f"init.backbone_weights=pretrained: backbone {bbone.name!r} has none here "
+                             f"({bbone.pretrained_source})")
+        backbone = jax.tree_util.tree_map(jnp.asarray, bbone.pretrained())
+    elif init.get("backbone_weights"):
         backbone = _part(load_weights(init["backbone_weights"]), "backbone", init["backbone_weights"])
-    else:
+    elif bbone.name == "resnet18":
         backbone = _init_backbone_jit(jax.random.PRNGKey(init["backbone_seed"]))
+    else:
+        backbone = jax.jit(bbone.init)(jax.random.PRNGKey(init["backbone_seed"]))
+    if backbones.identify(backbone) != bbone.name:
+        raise InputError(f"init.backbone_weights: the weights hold a {backbones.identify(backbone)}, "
+                         f"model.backbone is {bbone.name}")
     if init.get("iou_net_weights"):
         head = _part(load_weights(init["iou_net_weights"]), "iou_net", init["iou_net_weights"])
     else:
-        head = jax.jit(iou_net.init_iou_net)(jax.random.PRNGKey(init["iou_net_seed"]))
+        input_dim = tuple(bbone.channels(name) for name in model["iou_layers"])
+        head = jax.jit(functools.partial(iou_net.init_iou_net, input_dim=input_dim,
+                                         pred_input_dim=tuple(model["pred_input_dim"]),
+                                         pred_inter_dim=tuple(model["pred_inter_dim"])))(
+            jax.random.PRNGKey(init["iou_net_seed"]))
     return {"backbone": backbone, "iou_net": head}
 
 
@@ -102,35 +135,44 @@ def init_state(cfg: dict) -> dict:
 # ------------------------------------------------------------------------------------------------- forward
 
 
-def _features(backbone_vars, images, bn_train: bool):
-    """Backbone features; returns ``(features, new backbone batch_stats or None)``."""
+def _features(backbone_vars, images, bn_train: bool, backbone: str, layers: tuple):
+    """Backbone features of ``images`` (already normalised for ``backbone``); returns ``(features, new
+    backbone batch_stats or None)``."""
+    bbone = backbones.get(backbone)
     if not bn_train:
-        return bb.backbone_features(backbone_vars, images, FEATURE_LAYERS), None
-    feats, upd = bb.ResNet18(FEATURE_LAYERS).apply(backbone_vars, images, train=True, mutable=["batch_stats"])
+        return bbone.features_folded(bbone.fold(backbone_vars), images, layers), None
+    if backbone != "resnet18":
+        raise InputError(f"backbone_bn_train (batch statistics in the backbone) is only implemented for resnet18, "
+                         f"not {backbone}")
+    feats, upd = bb.ResNet18(layers).apply(backbone_vars, images, train=True, mutable=["batch_stats"])
     return feats, upd["batch_stats"]
 
 
 def loss_fn(trainable: dict, weights: dict, batch: dict, *, train: bool, train_backbone: bool,
-            backbone_bn_train: bool):
-    """MSE of the IoU predictions; returns ``(loss, (new weights batch_stats, predictions))``."""
+            backbone_bn_train: bool, backbone: str = "resnet18", iou_layers: tuple = FEATURE_LAYERS):
+    """MSE of the IoU predictions; returns ``(loss, (new weights batch_stats, predictions))``. Images in the
+    batch are RGB 0..255; each backbone applies its own input normalisation."""
     w = with_trainable(weights, trainable)
     bn_train = train and backbone_bn_train
     backbone_vars = w["backbone"]
-    feats_ref, stats1 = _features(backbone_vars, batch["train_images"], bn_train)
+    norm = backbones.get(backbone).normalize
+    feats_ref, stats1 = _features(backbone_vars, norm(batch["train_images"]), bn_train, backbone, iou_layers)
     if stats1 is not None:
         backbone_vars = {**backbone_vars, "batch_stats": stats1}
-    feats_test, stats2 = _features(backbone_vars, batch["test_images"], bn_train)
+    feats_test, stats2 = _features(backbone_vars, norm(batch["test_images"]), bn_train, backbone, iou_layers)
     if not train_backbone:
         feats_ref, feats_test = jax.lax.stop_gradient((feats_ref, feats_test))
     pred, head_stats = iou_net.iou_net_forward(w["iou_net"], feats_ref, feats_test, batch["train_box_xywh"],
-                                               batch["proposals_xywh"], train=train)
+                                               batch["proposals_xywh"], train=train, layers=iou_layers)
     loss = jnp.mean(jnp.square(pred - batch["proposal_iou"]))
     new_stats = {"iou_net": head_stats, "backbone": stats2 if stats2 is not None else w["backbone"]["batch_stats"]}
     return loss, (new_stats, pred)
 
 
 def _flags(cfg):
-    return dict(train_backbone=bool(cfg["train_backbone"]), backbone_bn_train=bool(cfg["backbone_bn_train"]))
+    model = model_spec(cfg)
+    return dict(train_backbone=bool(cfg["train_backbone"]), backbone_bn_train=bool(cfg["backbone_bn_train"]),
+                backbone=model["backbone"], iou_layers=tuple(model["iou_layers"]))
 
 
 def make_train_step(cfg: dict):

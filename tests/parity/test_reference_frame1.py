@@ -64,7 +64,7 @@ def recovered_shifts_xy(labels, count):
 @pytest.fixture(scope="module")
 def frame1(reference_dir, sequences_dir):
     from atom_jax.weights import load_weights
-    from track.files import read_image_rgb
+    from atom_jax.data.files import read_image_rgb
 
     data = dict(np.load(reference_dir / "crossing_frame1.npz"))
     image = read_image_rgb(sequences_dir / "Crossing" / "img" / "0001.jpg")

@@ -38,7 +38,7 @@ PYTRACKING_FLAG = {"None": "normal", "not_found": "not_found", "uncertain": "unc
 @pytest.fixture(scope="module")
 def ref(reference_dir, sequences_dir):
     from atom_jax.weights import load_weights
-    from track.files import read_image_rgb
+    from atom_jax.data.files import read_image_rgb
 
     weights = load_weights(reference_dir / "atom_random_seed0.pth")
     perframe = dict(np.load(reference_dir / "crossing_perframe.npz"))
@@ -171,7 +171,7 @@ def test_every_recorded_frame_matches_pytracking(ref, sequences_dir):
     """All 119 recorded frames (the parametrised tests above show the flagged ones one by one): flags equal,
     ``translation_vec`` within 1e-3 px, ``max_score`` within 1e-5, refined boxes within 0.01 px and their
     scores within 1e-4 (measured: translations equal, 9e-7, 3e-5 px and 4e-7)."""
-    from track.files import read_image_rgb
+    from atom_jax.data.files import read_image_rgb
 
     weights, perframe, frame1, _ = ref
     cfg = TrackerConfig()

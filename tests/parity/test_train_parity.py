@@ -47,6 +47,8 @@ def _torch_step(torch, backbone, head, batch, lr):
     head = copy.deepcopy(head).double()
     backbone = copy.deepcopy(backbone).double()
     batch = {k: v.astype(np.float64) for k, v in batch.items()}
+    for k in ("train_images", "test_images"):  # images come in 0..255; ResNet-18 takes ImageNet mean/std
+        batch[k] = (batch[k] / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
     nchw = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     with torch.no_grad():
         f_ref = backbone(nchw(batch["train_images"]), ("layer2", "layer3"))

@@ -11,7 +11,8 @@ frame is the axis-aligned bound of the object's transformed mask polygon, clippe
 (continuous pixel extent, ``atom_jax.boxes`` conventions).
 
 Photo sources: :func:`bundled_images` (the photos shipped inside the scikit-image wheel; nothing is downloaded)
-or :func:`folder_images` (any folder of images). Frames are RGB ``uint8`` ``(H, W, 3)``.
+or :func:`folder_images` (any folder of images). Frames are RGB ``uint8`` ``(H, W, 3)``. :func:`dataset` makes
+many sequences a :class:`~atom_jax.data.sequence.Dataset` (for training), generated on demand.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Iterator, NamedTuple, Sequence
 import cv2
 import numpy as np
 
+from atom_jax.data.files import as_rgb
+from atom_jax.data.sequence import Dataset, Sequence
 from atom_jax.errors import InputError
 
 # Photos of the scikit-image wheel that look like natural images (synthetic test charts and text are left out).
@@ -84,19 +87,13 @@ class SyntheticSequence(NamedTuple):
 # ----------------------------------------------------------------------------------------------- photo sources
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3]).astype(np.uint8)
-
-
 def bundled_images() -> list[np.ndarray]:
     """The natural photos bundled in the scikit-image wheel, as RGB uint8 (read from its package folder)."""
     import skimage.data
     import skimage.io
 
     folder = pathlib.Path(skimage.data.__file__).parent
-    images = [_as_rgb(skimage.io.imread(folder / name)) for name in BUNDLED_NAMES if (folder / name).is_file()]
+    images = [as_rgb(skimage.io.imread(folder / name)) for name in BUNDLED_NAMES if (folder / name).is_file()]
     if len(images) < 2:
         raise InputError(f"scikit-image's bundled photos were not found in {folder}")
     return images
@@ -361,3 +358,31 @@ def write_sequence(seq: SyntheticSequence, folder: str | os.PathLike, jpeg_quali
     np.savetxt(folder / "groundtruth_rect.txt", seq.boxes_xywh, fmt="%.2f", delimiter=",")
     np.savetxt(folder / "visible.txt", seq.visible.astype(int), fmt="%d")
     return folder
+
+
+# --------------------------------------------------------------------------------------------------- dataset
+
+
+def dataset(num: int = 1000, seed: int = 0, config: SyntheticConfig | dict | None = None,
+            image_folder: str | None = None, name: str = "synthetic") -> Dataset:
+    """``num`` sequences named ``synthetic_<i>``; sequence ``i`` is generated from seed ``(seed, i)``.
+
+    ``config`` may be a dict of :class:`SyntheticConfig` fields (lists become tuples, as from a JSON config).
+    ``image_folder`` replaces scikit-image's bundled photos by a folder of images. Sequences are made when first
+    asked for (the last 64 are cached) and frames rendered on demand.
+    """
+    if isinstance(config, dict):
+        config = SyntheticConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    config = config or SyntheticConfig()
+    images = folder_images(image_folder) if image_folder else bundled_images()
+    names = [f"synthetic_{i}" for i in range(int(num))]
+
+    def load(key):
+        i = int(key.rsplit("_", 1)[1])
+        sub_seed = int(np.random.SeedSequence([int(seed), i]).generate_state(1)[0])
+        seq = make_sequence(sub_seed, images, config)
+        return Sequence(key, name, (), seq.boxes_xywh, target_visible=seq.visible,
+                        source=lambda t: render_frame(seq, t))
+
+    return Dataset(name, names, load)
+

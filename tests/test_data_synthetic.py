@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from atom_jax.data import registry, synthetic
 from atom_jax.errors import InputError
-from train import synthetic
 
 CFG = synthetic.SyntheticConfig(num_frames=30, frame_wh=(160, 120))
 
@@ -98,3 +98,12 @@ def test_folder_images_and_errors(tmp_path, images):
         synthetic.make_sequence(0, images[:1], CFG)
     with pytest.raises(InputError):
         synthetic.render_frame(synthetic.make_sequence(0, images, CFG), CFG.num_frames)
+
+
+def test_synthetic_dataset_is_deterministic():
+    cfg = {"num_frames": 25, "frame_wh": [96, 72]}
+    a, b = registry.open_datasets([{"kind": "synthetic", "num": 5, "seed": 3, "config": cfg}] * 2)
+    np.testing.assert_array_equal(a[4].ground_truth_xywh, b[4].ground_truth_xywh)
+    np.testing.assert_array_equal(a[4].frame(10), b[4].frame(10))
+    assert a[4].frame(10).shape == (72, 96, 3)
+    assert not np.array_equal(a[3].ground_truth_xywh, a[4].ground_truth_xywh)
