@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import pickle
 import subprocess
 import sys
@@ -233,6 +234,19 @@ def test_convert_an_atom_jax_file(tmp_path, weights, capsys):
     assert cli.main(["convert", str(tmp_path / "notes.md"), "-o", str(tmp_path / "x.npz")]) == 2
     err = capsys.readouterr().err.strip()
     assert "atom-jax .npz" in err and len(err.splitlines()) == 1, err
+
+
+def test_convert_makes_the_demo_weights_self_contained(tmp_path, capsys):
+    """The bundled demo file stores the IoU-Net and names its backbone (a seeded ResNet-18); the converted file
+    stores both, equal to what loading the demo file rebuilds."""
+    from atom_jax.weights import PARTS
+
+    demo = pathlib.Path(__file__).resolve().parents[1] / "atom_jax" / "weights" / "demo.npz"
+    assert cli.main(["convert", str(demo), "-o", str(tmp_path / "full.npz")]) == 0
+    assert "not self-contained" not in capsys.readouterr().out
+    stored, _ = load_weights_with_meta(tmp_path / "full.npz", complete_backbone=False)
+    assert set(stored) == set(PARTS)
+    assert _equal_trees(stored, load_weights(demo))
 
 
 def test_cli_output_name(tmp_path, capsys):
