@@ -51,8 +51,8 @@ def generic_hint(dataset: str, root, names=None) -> str:
     if not found or (names and not set(names) <= set(found)):
         return ""
     shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
-    table = {"otb": "OTB-100", "uav": "UAV123", "uav10fps": "UAV123@10fps", "lasot": "LaSOT's test set"}.get(dataset)
-    which = f"--dataset {dataset} reads only {table}'s sequence names; " if table else ""
+    table = {"otb": "OTB-100's", "uav": "UAV123's", "uav10fps": "UAV123@10fps's", "lasot": "LaSOT's test"}.get(dataset)
+    which = f"--dataset {dataset} reads only {table} sequence names; " if table else ""
     return f"{which}use --dataset generic for the {len(found)} OTB/VOT-style sequence folder(s) there ({shown})"
 
 
