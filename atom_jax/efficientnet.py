@@ -122,7 +122,10 @@ def check_layers(layers: Sequence[str], variant: str = "lite0") -> tuple[str, ..
 
 def normalize(patch):
     """RGB in 0..255 -> float32 ``(x - 127.5) / 128``, the input the Lite checkpoints were trained on."""
-    return (jnp.asarray(patch, jnp.float32) - 127.5) / 128.0
+    from atom_jax.image import input_dtype
+
+    dtype = input_dtype(patch)
+    return (jnp.asarray(patch, dtype) - dtype(127.5)) / dtype(128)
 
 
 # --- initialisation -------------------------------------------------------------------------------------------

@@ -39,11 +39,18 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def normalize(patch):
     """RGB patch(es) in 0..255, channels last -> float32 ``(patch / 255 - mean) / std`` (ImageNet statistics).
 
-    Same operation order as pytracking's feature extractor (divide, subtract, divide) in float32.
+    Same operation order as pytracking's feature extractor (divide, subtract, divide) in float32 (float64 input,
+    in float64 tests, stays float64).
     """
-    x = jnp.asarray(patch, jnp.float32) / jnp.float32(255)
-    x = x - jnp.asarray(IMAGENET_MEAN, jnp.float32)
-    return x / jnp.asarray(IMAGENET_STD, jnp.float32)
+    dtype = input_dtype(patch)
+    x = jnp.asarray(patch, dtype) / dtype(255)
+    x = x - jnp.asarray(IMAGENET_MEAN, dtype)
+    return x / jnp.asarray(IMAGENET_STD, dtype)
+
+
+def input_dtype(patch):
+    """float64 for float64 input (tests), float32 for everything else (uint8 frames, float32 patches)."""
+    return jnp.float64 if jnp.asarray(patch).dtype == jnp.float64 else jnp.float32
 
 
 def check_image(image):

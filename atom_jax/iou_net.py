@@ -1,7 +1,11 @@
 """The ATOM IoU predictor (paper Fig. 3; pytracking's ``AtomIoUNet``) as a Linen module and pure functions.
 
-Inputs are backbone features as a dict ``{"layer2": (B, H/8, W/8, 128), "layer3": (B, H/16, W/16, 256)}``
-(NHWC) and boxes ``(x, y, w, h)`` in the pixel coordinates of the image the features come from.
+Inputs are backbone features as a dict holding a stride-8 and a stride-16 map, named by ``layers`` (default
+ResNet-18's ``("layer2", "layer3")``: (B, H/8, W/8, 128) and (B, H/16, W/16, 256); the built-in weights use
+EfficientNet-Lite0's ``("block5_expand", "block10")``), NHWC, and boxes ``(x, y, w, h)`` in the pixel coordinates
+of the image the features come from. The input channels (pytracking's ``input_dim``) and the widths
+``pred_input_dim`` / ``pred_inter_dim`` are read off the variables (:func:`dims`), so one set of functions
+serves every backbone.
 
 The network is split as in pytracking:
   * ``get_modulation(variables, feat_ref, box_ref_xywh) -> (m3, m4)``: reference branch, one 256-vector per

@@ -5,7 +5,12 @@ Pytree (see ARCHITECTURE.md)::
     {"backbone": {"params": ..., "batch_stats": ...},   # ResNet-18 (atom_jax.backbone)
      "iou_net":  {"params": ..., "batch_stats": ...}}   # AtomIoUNet (atom_jax.iou_net)
 
-A file may hold either part alone (e.g. a converted torchvision ResNet-18 has only ``backbone``).
+A file may hold either part alone (e.g. a converted torchvision ResNet-18 has only ``backbone``). The backbone
+is any of :mod:`atom_jax.backbones` (recognised by its array names and shapes). A file that stores only the
+IoU-Net names how to rebuild its backbone in ``meta["backbone"]`` (``{"name": "efficientnet_lite0", "weights":
+"pretrained"}``: the ImageNet weights of the installed package; ``{"name": "resnet18", "init_seed": 0}``: a seeded
+random network), and :func:`load_weights` fills it in; ``meta["tracker"]`` holds the tracker settings the
+weights are meant for (``track.api`` applies them). Built-in weights (:data:`BUILTIN`) load by name.
 
 File layout: every leaf is an array named by its path joined with ``/``
 (``backbone/params/layer1_0/conv1/kernel``), float32 as stored, so a save/load round trip is exact. The array
@@ -26,6 +31,9 @@ import numpy as np
 from atom_jax import __version__
 from atom_jax.errors import InputError
 
+# Weights that ship with the package, by name (``--weights demo``; the default of every command).
+BUILTIN = {"demo": "demo.npz"}
+DEFAULT = "demo"
 FORMAT = "atom-jax-weights"
 FORMAT_VERSION = 1
 PARTS = ("backbone", "iou_net")
@@ -190,9 +198,38 @@ def complete(weights: dict, meta: dict, source: str) -> dict:
     return {**weights, "backbone": build_backbone(recipe, source)}
 
 
+def resolve_path(spec) -> str:
+    """A weights argument as a file path: a built-in name (:data:`BUILTIN`, ``None`` for :data:`DEFAULT`) or a
+    path; ``InputError`` when the file does not exist."""
+    import pathlib
+
+    if spec is None:
+        spec = DEFAULT
+    if str(spec) in BUILTIN:
+        path = pathlib.Path(__file__).resolve().parent / "weights" / BUILTIN[str(spec)]
+        if not path.is_file():
+            raise InputError(f"built-in weights {spec!r} are missing from this installation ({path})")
+        return str(path)
+    path = pathlib.Path(spec)
+    if not path.is_file():
+        what = "a folder, not a weights file" if path.is_dir() else "weights file not found"
+        raise InputError(f"{path}: {what} (give an atom-jax .npz, a pytracking .pth, or a built-in name: "
+                         f"{', '.join(BUILTIN)})")
+    return str(path)
+
+
+def tracker_settings(meta: dict) -> dict:
+    """The tracker settings a weights file asks for (its meta's ``tracker``: backbone, feature maps, tuned
+    classifier settings), as ``atom_jax.config.with_overrides`` takes them."""
+    settings = meta.get("tracker") or {}
+    if not isinstance(settings, dict):
+        raise InputError(f"weights meta 'tracker' must be a dict of tracker settings, got {settings!r}")
+    return dict(settings)
+
+
 def load_weights_with_meta(path, complete_backbone: bool = True) -> tuple[dict, dict]:
     """Like :func:`load_weights`, also returning the provenance ``meta`` dict."""
-    source = str(path)
+    source = resolve_path(path)
     if _is_weights_file(source):
         weights, header = read_weights_file(source)
         meta = header.get("meta", {})
@@ -206,7 +243,8 @@ def load_weights_with_meta(path, complete_backbone: bool = True) -> tuple[dict, 
 
 
 def load_weights(path, complete_backbone: bool = True) -> dict:
-    """The weights pytree from an atom-jax ``.npz`` or a pytracking / torchvision ``.pth`` (converted). A file
+    """The weights pytree from an atom-jax ``.npz``, a pytracking / torchvision ``.pth`` (converted) or a built-in
+    name (:data:`BUILTIN`). A file
     that stores only the IoU-Net gets the backbone its meta names (:func:`complete`) unless
     ``complete_backbone=False``."""
     return load_weights_with_meta(path, complete_backbone)[0]

@@ -41,20 +41,27 @@ def files(tmp_path_factory):
         writer.write(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))
     writer.release()
     (root / "README.md").write_text("# not weights\n")
+    # a valid weights file (zeros: never run, every case fails before compiling)
+    from atom_jax.weights import PARTS, expected_shapes, save_weights, unflatten_tree
+
+    save_weights(root / "w.npz", {part: unflatten_tree({path: np.zeros(shape, np.float32)
+                                                        for path, shape in expected_shapes(part).items()})
+                                  for part in PARTS})
     return root
 
 
 def _cases(root):
     seq, data, video, text = root / "data" / "MyCar", root / "data", root / "surf.mp4", root / "README.md"
     out = ["--out", str(root / "boxes.txt")]
-    tab_box = "5\t6\t20\t15"  # a ground-truth line as `track` writes it: accepted, so the weights fail next
+    weights = ["--weights", str(root / "w.npz")]
+    tab_box = "5\t6\t20\t15"  # a ground-truth line as `track` writes it: parsed first, and accepted
     return [
         # (argv, what the one line must say)
-        (["track", "--weights", str(text), "--frames", str(seq), "--init", tab_box, *out],
+        (["track", *weights, "--frames", str(seq), "--init", tab_box, *out],
          f"{seq / 'img'} has 4 frames: use --frames {seq / 'img'}"),
-        (["track", "--weights", str(text), "--video", str(seq), "--init", tab_box, *out],
+        (["track", *weights, "--video", str(seq), "--init", tab_box, *out],
          f"a folder, not a video file: for a folder of frames use --frames {seq / 'img'}"),
-        (["track", "--weights", str(text), "--frames", str(video), "--init", tab_box, *out],
+        (["track", *weights, "--frames", str(video), "--init", tab_box, *out],
          f"not a folder of frames (for a video use --video {video})"),
         (["track", "--weights", str(text), "--frames", str(seq / "img"), "--init", tab_box, *out],
          "nor an atom-jax weights file; weights are read from an atom-jax .npz"),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from atom_jax.data import folders
 from atom_jax.data.folders import polygon_to_xywh
-from atom_jax.data.registry import load_dataset
+from atom_jax.data.registry import load_dataset, open_dataset
+from atom_jax.errors import InputError
 from tests.layouts import _touch_frames, _write_boxes, _write_image
 
 
@@ -57,6 +59,7 @@ def test_generic_and_video(tmp_path):
     decoded = list(vs.images())
     assert len(vs) == 4 and len(decoded) == 4 and decoded[1].shape == (32, 48, 3)
     assert np.abs(decoded[1].astype(int) - frames[1]).mean() < 8  # lossy MJPG
+    np.testing.assert_array_equal(vs.frame(1), decoded[1])  # random access decodes the same frame
     assert np.isnan(vs.ground_truth_xywh[1:]).all()
     _write_boxes(tmp_path / "clip.txt", 4)  # an annotation beside the video is its ground truth
     [annotated] = load_dataset("video", video)
@@ -70,3 +73,11 @@ def test_generic_reader_on_shared_sequences(sequences_dir):
     np.testing.assert_array_equal(seqs["Crossing"].init_box_xywh, [205, 151, 17, 50])
     image = next(seqs["vot15_ball1"].images())
     assert image.shape == (720, 1280, 3) and image.dtype == np.uint8
+
+
+def test_malformed_annotation_in_a_training_folder_names_file_and_line(tmp_path):
+    _touch_frames(tmp_path / "seq" / "img", [1, 2, 3], 5)
+    (tmp_path / "seq" / "groundtruth.txt").write_text("1,2,3,4\n0,0,0,0\n5,6,7\n")
+    ds = open_dataset({"kind": "generic", "root": tmp_path})  # annotations are read when a sequence is used
+    with pytest.raises(InputError, match=r"seq/groundtruth.txt:3: expected 4 or 8 values, got 3"):
+        ds[0]

@@ -8,17 +8,15 @@ import numpy as np
 import pytest
 
 from atom_jax.cli import main
-from atom_jax.errors import InputError
-from track import demo
 
 
-def test_missing_weights_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="weights not found"):
-        demo.demo_weights(tmp_path / "none.npz")
+def test_missing_weights_is_a_one_line_error(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--weights", str(tmp_path / "none.npz"), "--frames", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "weights file not found" in err and "Traceback" not in err
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not demo.DEMO_WEIGHTS.is_file(), reason="demo weights not committed yet")
 def test_demo_writes_everything(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--frames", "6"]) == 0
     out = capsys.readouterr().out

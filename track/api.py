@@ -3,7 +3,7 @@
 Three lines from Python::
 
     from track.api import make_tracker
-    tracker = make_tracker("weights.npz")            # or a pytracking .pth; overrides={"name": value}, seed=0
+    tracker = make_tracker()                 # built-in weights; or a path (.npz, pytracking .pth), overrides=, seed=
     tracker.initialize(first_frame_rgb, (x, y, w, h)); box_xywh = tracker.update(next_frame_rgb)
 
 Frames are NumPy images ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, uint8 (or float
@@ -38,21 +38,25 @@ CANVAS_MULTIPLE = 128
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: str):
-    from atom_jax.weights import load_weights
+    from atom_jax.weights import load_weights_with_meta, tracker_settings
 
-    return load_weights(path)
+    weights, meta = load_weights_with_meta(path)
+    return weights, tracker_settings(meta)
 
 
-def load(weights_path):
-    """Weights from a path (cached per process), or a weights pytree passed through."""
+def load_with_settings(weights_path=None) -> tuple[dict, dict]:
+    """``(weights, settings)``: the weights (a path, a built-in name such as ``"demo"``, ``None`` for the
+    default built-in weights, or a pytree passed through) and the tracker settings their file asks for."""
     if isinstance(weights_path, dict):
-        return weights_path
-    if weights_path is None:
-        raise InputError("the ATOM tracker needs --weights (an atom-jax .npz or a pytracking .pth)")
-    path = pathlib.Path(weights_path)
-    if not path.is_file():
-        raise InputError(f"{path}: weights file not found")
-    return _load_cached(str(path.resolve()))
+        return weights_path, {}
+    from atom_jax.weights import resolve_path
+
+    return _load_cached(str(pathlib.Path(resolve_path(weights_path)).resolve()))
+
+
+def load(weights_path=None):
+    """Weights from a path or built-in name (cached per process), or a weights pytree passed through."""
+    return load_with_settings(weights_path)[0]
 
 
 def as_rgb(image) -> np.ndarray:
@@ -106,19 +110,24 @@ class Tracker:
         return np.asarray(box, np.float64)
 
 
-def make_config(overrides: dict | None = None) -> TrackerConfig:
-    """``TrackerConfig`` with overrides; the key ``ablation`` selects one of :data:`atom_jax.config.ABLATIONS`."""
+def make_config(overrides: dict | None = None, settings: dict | None = None) -> TrackerConfig:
+    """``TrackerConfig`` from the weights file's ``settings``, then ``overrides`` (name -> value); the key
+    ``ablation`` selects one of :data:`atom_jax.config.ABLATIONS`, applied on top of the settings."""
     from atom_jax.config import ablation
 
     overrides = dict(overrides or {})
     name = overrides.pop("ablation", None)
-    base = ablation(name) if name else TrackerConfig()
+    base = with_overrides(TrackerConfig(), settings or {})
+    if name:
+        base = ablation(name, base)
     return with_overrides(base, overrides)
 
 
-def make_tracker(weights_path, overrides: dict | None = None, seed: int = 0) -> Tracker:
-    """An ATOM :class:`Tracker` with ``TrackerConfig`` defaults changed by ``overrides`` (name -> value)."""
-    return Tracker(load(weights_path), make_config(overrides), seed)
+def make_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0) -> Tracker:
+    """An ATOM :class:`Tracker`: ``weights_path`` a file, a built-in name or ``None`` (the built-in ``demo``
+    weights); the file's tracker settings, then ``overrides`` (name -> value), change ``TrackerConfig``."""
+    weights, settings = load_with_settings(weights_path)
+    return Tracker(weights, make_config(overrides, settings), seed)
 
 
 def _round_up(n: int, m: int) -> int:
@@ -199,6 +208,7 @@ def _set_slot(states, state, slot):
     return jax.tree_util.tree_map(lambda b, s: b.at[slot].set(s), states, state)
 
 
-def make_batch_tracker(weights_path, overrides: dict | None = None, seed: int = 0, batch_size: int = 1):
-    """A :class:`BatchTracker` with ``batch_size`` slots."""
-    return BatchTracker(load(weights_path), make_config(overrides), seed, batch_size)
+def make_batch_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0, batch_size: int = 1):
+    """A :class:`BatchTracker` with ``batch_size`` slots (weights as :func:`make_tracker`)."""
+    weights, settings = load_with_settings(weights_path)
+    return BatchTracker(weights, make_config(overrides, settings), seed, batch_size)

@@ -29,7 +29,8 @@ from atom_jax.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", required=True, help="atom-jax .npz weights or a pytracking .pth")
+    parser.add_argument("--weights", default=None, help="atom-jax .npz weights, a pytracking .pth or a built-in name "
+                        "(default: the built-in demo weights)")
     parser.add_argument("--sequences", required=True, help="folder of sequence folders (OTB/VOT layout)")
     parser.add_argument("--only", default="", help="comma-separated sequence names (default: all)")
     parser.add_argument("--max-frames", type=int, default=60, help="frames per sequence (default 60)")
@@ -124,10 +125,10 @@ def _reference(path):
 
 def run(args) -> int:
     from atom_jax.config import parse_set_arguments
-    from track.api import load, make_config
+    from track.api import load_with_settings, make_config
 
-    config = make_config(parse_set_arguments(args.set))
-    weights = load(args.weights)
+    weights, settings = load_with_settings(args.weights)
+    config = make_config(parse_set_arguments(args.set), settings)
     sequences = _sequences(args.sequences, args.only, args.max_frames)
     results = {"load_average": os.getloadavg(), "cpu_count": os.cpu_count(), "sequences": {}, "batch": []}
     print(f"{'sequence':18s} {'frames':>6s} {'compile init/step s':>20s} {'init s':>7s} {'mean ms':>8s} "

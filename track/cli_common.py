@@ -1,5 +1,6 @@
-"""Arguments shared by the evaluation subcommands (``eval``, ``score``, ``compare``), and the dataset errors
-that point at the fix (a folder of OTB/VOT-style sequences read as a benchmark, a video without ground truth)."""
+"""Arguments shared by the evaluation subcommands (``eval``, ``score``, ``compare``, ``report``), and the dataset
+errors that point at the fix (a folder of OTB/VOT-style sequences read as a benchmark, a video without ground
+truth)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,17 @@ def _load_video(path, init, has_init_option: bool):
 
         box = parse_box(init)
     return [check_init_box(seq) for seq in video(path, box)]
+
+
+def named_folders(items) -> dict[str, pathlib.Path]:
+    """``NAME=FOLDER`` or ``FOLDER`` arguments -> {display name: folder} (the folder's name by default)."""
+    out = {}
+    for item in items:
+        text = str(item)
+        name, sep, folder = text.partition("=")
+        path = pathlib.Path(folder) if sep else pathlib.Path(text)
+        out[name if sep else path.resolve().name] = path
+    return out
 
 
 def write_json(path, data) -> None:

@@ -19,19 +19,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--skip-missing", action="store_true", help="score only the sequences with results")
 
 
-def _named(items):
-    out = {}
-    for item in items:
-        text = str(item)
-        name, sep, folder = text.partition("=")
-        path = pathlib.Path(folder) if sep else pathlib.Path(text)
-        out[name if sep else path.resolve().name] = path
-    return out
-
-
 def run(args) -> int:
     sequences = cli_common.load_from_args(args)
-    folders = _named(args.results)
+    folders = cli_common.named_folders(args.results)
     summaries = {name: scoring.score_results(sequences, path, args.skip_missing) for name, path in folders.items()}
     seq_names = [s.name for s in scoring.scorable(sequences)]
     per_seq = {n: {t: s["per_sequence"][n][args.metric] for t, s in summaries.items() if n in s["per_sequence"]}

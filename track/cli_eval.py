@@ -24,9 +24,10 @@ def add_arguments(parser) -> None:
                              "lies beside the video (then nothing is scored; with the ground truth file this is "
                              "not used)")
     parser.add_argument("--tracker", default="atom",
-                        help="atom (needs --weights), an OpenCV baseline (csrt, kcf, mil) or static (initial box); "
+                        help="atom (built-in weights unless --weights), an OpenCV baseline (csrt, kcf, mil) or static (initial box); "
                              "a comma-separated list runs each into <results>/<tracker> and compares them")
-    parser.add_argument("--weights", default=None, help="ATOM weights (.npz, or a pytracking .pth)")
+    parser.add_argument("--weights", default=None, help="ATOM weights (.npz, a pytracking .pth or a built-in name; "
+                        "default: the built-in demo weights)")
     parser.add_argument("--results", required=True, type=pathlib.Path,
                         help="results folder (<seq>.txt per sequence; run_NNN/ subfolders when --runs > 1)")
     parser.add_argument("--runs", type=int, default=1, help="runs with seeds seed..seed+K-1 (paper: 5)")
@@ -46,6 +47,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--overlap", choices=("raster", "exact"), default="raster",
                         help="reset protocol: overlap for failures and accuracy; raster (default): the VOT toolkit's "
                              "pixel counts, exact: continuous-plane intersection")
+    parser.add_argument("--report", nargs="?", const="", default=None, type=str, metavar="HTML",
+                        help="at the end, write the HTML report of the trackers run (atom-jax report) here "
+                             "(default <results>/report.html)")
     parser.add_argument("--pack", choices=("got10k", "trackingnet"), default=None,
                         help="also write the submission zip for GOT-10k test / TrackingNet")
 
@@ -62,8 +66,6 @@ def _trackers(text: str) -> list[str]:
 def run(args) -> int:
     sequences = cli_common.load_from_args(args)
     trackers = _trackers(args.tracker)
-    if "atom" in trackers and not args.weights:
-        raise InputError("--tracker atom needs --weights")
     overrides = runner.parse_overrides(args.overrides)
     folders = {t: args.results / t if len(trackers) > 1 else args.results for t in trackers}
     rows, status = {}, 0
@@ -90,7 +92,22 @@ def run(args) -> int:
     if rows:
         table = scoring.format_markdown if args.markdown else scoring.format_table
         print(table(rows, first="tracker"))
+    if args.report is not None:
+        _write_report(args, folders, sequences, status)
     return status
+
+
+def _write_report(args, folders, sequences, status) -> None:
+    if args.protocol == "reset":
+        print("no report: atom-jax report shows one-pass (ope) results", file=sys.stderr)
+    elif status or not scoring.scorable(sequences):
+        print("no report: a sequence failed or there is no ground truth to score", file=sys.stderr)
+    else:
+        from track import report
+
+        out = pathlib.Path(args.report) if args.report else args.results / "report.html"
+        info = report.write_report(sequences, folders, args.dataset, args.root, out)
+        print(f"wrote {info['path']} ({info['bytes'] / 1e6:.2f} MB, {info['seconds']:.1f} s)")
 
 
 def _run_reset(args, name, folder, sequences, overrides) -> None:

@@ -1,6 +1,6 @@
 """``atom-jax track``: track one sequence (a frame folder or a video) from an initial box.
 
-    atom-jax track --weights W (--frames DIR | --video FILE) --init x,y,w,h --out boxes.txt
+    atom-jax track [--weights W] (--frames DIR | --video FILE) --init x,y,w,h --out boxes.txt
                    [--save-video out.mp4] [--set name=value ...] [--json stats.json] [--seed N]
 
 Writes one ``x<TAB>y<TAB>w<TAB>h`` line per frame (line 1 = the initial box; pytracking's results format with
@@ -27,7 +27,8 @@ from atom_jax.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", required=True, help="atom-jax .npz weights or a pytracking .pth checkpoint")
+    parser.add_argument("--weights", default=None, help="atom-jax .npz weights, a pytracking .pth checkpoint or a "
+                        "built-in name (default: the built-in demo weights)")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--frames", help="folder of frames (jpg/png/...) in frame order")
     src.add_argument("--video", help="video file (anything OpenCV reads)")
@@ -162,14 +163,15 @@ def run(args) -> int:
 
     from atom_jax import tracker as atom
     from atom_jax.config import parse_set_arguments
-    from track.api import as_rgb, load, make_config
+    from track.api import as_rgb, load_with_settings, make_config
     from track.compiled import compile_tracker, timing_stats
 
     box0 = parse_box(args.init)
     overrides = parse_set_arguments(args.set)
     if args.ablation:
         overrides["ablation"] = args.ablation
-    config = make_config(overrides)
+    weights, settings = load_with_settings(args.weights)
+    config = make_config(overrides, settings)
     count, frames = frame_source(args.frames, args.video)
     try:
         name0, first = next(frames)
@@ -177,7 +179,6 @@ def run(args) -> int:
         raise InputError(f"{args.video or args.frames}: no frames") from None
     first = as_rgb(first)
     box0 = atom.validate_init(first.shape, box0)
-    weights = load(args.weights)
 
     print(f"compiling for {first.shape[1]}x{first.shape[0]} frames ...", flush=True)
     compiled = compile_tracker(weights, config, first.shape)

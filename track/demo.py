@@ -1,7 +1,7 @@
-"""``atom-jax demo [--out DIR]``: track a generated sequence with the bundled demo weights; nothing downloaded.
+"""``atom-jax demo [--out DIR]``: track a generated sequence with the built-in weights; nothing downloaded.
 
 Steps: render a synthetic sequence with known ground truth from scikit-image's bundled photos
-(:mod:`atom_jax.data.synthetic`), track it with ATOM (``track.api``, the demo weights ``atom_jax/weights/demo.npz``)
+(:mod:`atom_jax.data.synthetic`), track it with ATOM (``track.api``, the built-in weights ``atom_jax/weights/demo.npz``)
 and with OpenCV's CSRT for comparison, then write into ``DIR`` (default ``demo_out``):
 
     sequence/img/0001.jpg ...  sequence/groundtruth_rect.txt   the generated sequence (generic layout)
@@ -11,7 +11,8 @@ and with OpenCV's CSRT for comparison, then write into ``DIR`` (default ``demo_o
     success_plot.png / .pdf                                     success curves with AUC
     summary.json                                                AUC, FPS, settings
 
-and print AUC and FPS (frames per second of ``update``, first frame and compilation excluded).
+The weights default to the built-in ``demo`` (:data:`atom_jax.weights.BUILTIN`), with the tracker settings their
+file names. Prints AUC and FPS (frames per second of ``update``, first frame and compilation excluded).
 """
 
 from __future__ import annotations
@@ -27,37 +28,14 @@ from atom_jax.errors import InputError
 
 import atom_jax
 
-DEMO_WEIGHTS = pathlib.Path(atom_jax.__file__).resolve().parent / "weights" / "demo.npz"
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    parser.add_argument("--weights", default=None, help="weights file (default: the bundled demo weights)")
+    parser.add_argument("--weights", default=None,
+                        help="weights file or built-in name (default: the built-in demo weights)")
     parser.add_argument("--seed", type=int, default=0, help="which synthetic sequence to generate")
     parser.add_argument("--frames", type=int, default=100, help="sequence length")
     parser.add_argument("--no-video", action="store_true", help="skip writing demo.mp4")
     parser.add_argument("--no-csrt", action="store_true", help="do not run the CSRT comparison")
-
-
-def demo_weights(path=None) -> dict:
-    """The weights pytree; a file without a backbone gets the seeded one named in its meta."""
-    from atom_jax.weights import load_weights_with_meta
-
-    path = pathlib.Path(path) if path else DEMO_WEIGHTS
-    if not path.is_file():
-        raise InputError(f"{path}: weights not found (train them: atom-jax train --config demo --workdir runs/demo)")
-    weights, meta = load_weights_with_meta(path)
-    if "backbone" not in weights:
-        seed = meta.get("backbone_init_seed")
-        if seed is None:
-            raise InputError(f"{path}: no backbone and no backbone_init_seed in its meta")
-        import jax
-
-        from atom_jax.backbone import init_backbone
-
-        weights = {**weights, "backbone": jax.jit(lambda k: init_backbone(k, ("layer2", "layer3")))(
-            jax.random.PRNGKey(int(seed)))}
-    return weights
 
 
 def _track(tracker, frames, gt0):
@@ -92,7 +70,7 @@ def _write_video(path, frames, tracks, colors):
 
 def run(args) -> int:
     from track import metrics, plots
-    from track.api import Tracker, make_config
+    from track.api import Tracker, load_with_settings, make_config
     from atom_jax.data import synthetic
 
     if args.frames < 3:
@@ -107,8 +85,8 @@ def run(args) -> int:
     gt = seq.boxes_xywh
 
     results = {}
-    weights = demo_weights(args.weights)
-    results["ATOM (demo weights)"] = _track(Tracker(weights, make_config(), 0), frames, gt[0])
+    weights, settings = load_with_settings(args.weights)
+    results["ATOM (demo weights)"] = _track(Tracker(weights, make_config({}, settings), 0), frames, gt[0])
     np.savetxt(out / "boxes_atom.txt", results["ATOM (demo weights)"][0], fmt="%.2f", delimiter=",")
     if not args.no_csrt:
         from track.baselines import OpenCVTracker

@@ -19,29 +19,40 @@ _PLOTS = {
 }
 
 
-def plot_curves(summaries: dict[str, dict], out_dir, kinds=("success", "precision"),
-                title_prefix: str = "") -> list[pathlib.Path]:
-    """Write ``<kind>_plot.png`` and ``<kind>_plot.pdf`` for each kind; returns the written paths."""
+def curve_figure(summaries: dict[str, dict], kind: str, title_prefix: str = "", figsize=(5.5, 4.5), colors=None):
+    """The matplotlib figure of one plot kind (``success``, ``precision``, ``norm_precision``); the caller closes it.
+    ``colors``: tracker name -> matplotlib colour (default: ``C0, C1, ...`` in the order of ``summaries``)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x_key, y_key, score_key, xlabel, ylabel, xlim, title, loc = _PLOTS[kind]
+    order = sorted(summaries, key=lambda n: -summaries[n]["overall"][score_key])
+    if colors is None:  # a tracker keeps its colour across plots
+        colors = {name: f"C{i % 10}" for i, name in enumerate(summaries)}
+    fig, ax = plt.subplots(figsize=figsize)
+    for i, name in enumerate(order):
+        s = summaries[name]
+        ax.plot(s["curves"][x_key], s["curves"][y_key], linewidth=2, color=colors[name],
+                linestyle="-" if i < 10 else "--", label=f"{name} [{s['overall'][score_key]:.1f}]")
+    ax.set(xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=(0, 100), title=f"{title_prefix}{title}")
+    ax.grid(True, linestyle="-.")
+    ax.legend(loc=loc, fancybox=False, edgecolor="black", framealpha=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(summaries: dict[str, dict], out_dir, kinds=("success", "precision"),
+                title_prefix: str = "") -> list[pathlib.Path]:
+    """Write ``<kind>_plot.png`` and ``<kind>_plot.pdf`` for each kind; returns the written paths."""
     import matplotlib.pyplot as plt
 
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for kind in kinds:
-        x_key, y_key, score_key, xlabel, ylabel, xlim, title, loc = _PLOTS[kind]
-        order = sorted(summaries, key=lambda n: -summaries[n]["overall"][score_key])
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
-        for i, name in enumerate(order):
-            s = summaries[name]
-            ax.plot(s["curves"][x_key], s["curves"][y_key], linewidth=2, color=f"C{i % 10}",
-                    linestyle="-" if i < 10 else "--", label=f"{name} [{s['overall'][score_key]:.1f}]")
-        ax.set(xlabel=xlabel, ylabel=ylabel, xlim=xlim, ylim=(0, 100), title=f"{title_prefix}{title}")
-        ax.grid(True, linestyle="-.")
-        ax.legend(loc=loc, fancybox=False, edgecolor="black", framealpha=1.0)
-        fig.tight_layout()
+        fig = curve_figure(summaries, kind, title_prefix)
         for ext in ("png", "pdf"):
             path = out_dir / f"{kind}_plot.{ext}"
             fig.savefig(path, dpi=150 if ext == "png" else 300)

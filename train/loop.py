@@ -52,20 +52,30 @@ def _truncate_metrics(path: pathlib.Path, step: int) -> None:
 
 
 def export_weights(cfg: dict, weights: dict, path: pathlib.Path, meta: dict | None = None) -> None:
-    """Write the weights file. A frozen seeded backbone is not stored (its seed is in the meta) unless
-    ``export_backbone``; a trained or loaded backbone always is."""
+    """Write the weights file. A frozen backbone that can be rebuilt (seeded random, or an installed package's
+    ImageNet weights) is not stored, only its recipe in the meta (``atom_jax.weights.backbone_recipe``), unless
+    ``export_backbone``; a trained backbone or one loaded from a file always is. The config's ``tracker``
+    settings (if any) go into the meta too: ``track.api`` applies them when it loads the file."""
+    from atom_jax import backbones
     from atom_jax.weights import save_weights
 
     host = jax.tree_util.tree_map(T.host_value, weights)
-    keep_backbone = cfg["train_backbone"] or cfg["export_backbone"] or bool(cfg["init"].get("backbone_weights"))
-    if keep_backbone and "layer4_0" not in host["backbone"]["params"]:
+    model, init = T.model_spec(cfg), cfg["init"]
+    pretrained = init.get("backbone_weights") == "pretrained"
+    from_file = bool(init.get("backbone_weights")) and not pretrained
+    keep_backbone = cfg["train_backbone"] or cfg["export_backbone"] or from_file
+    if keep_backbone and model["backbone"] == "resnet18" and "layer4_0" not in host["backbone"]["params"]:
         # Training builds the backbone up to layer3 only; a weights file holds the whole ResNet-18, so layer4
         # (unused by ATOM) comes from the same seeded initialisation.
-        full = jax.tree_util.tree_map(np.asarray, bb_init(jax.random.PRNGKey(cfg["init"]["backbone_seed"])))
+        full = jax.tree_util.tree_map(np.asarray, bb_init(jax.random.PRNGKey(init["backbone_seed"])))
         host["backbone"] = {c: {**full[c], **host["backbone"][c]} for c in ("params", "batch_stats")}
     parts = {"iou_net": host["iou_net"], **({"backbone": host["backbone"]} if keep_backbone else {})}
-    info = {"trained_by": "atom-jax train", "config": cfg.get("name", ""),
-            "backbone_init_seed": None if keep_backbone else cfg["init"]["backbone_seed"], **(meta or {})}
+    recipe = None
+    if not keep_backbone:
+        recipe = ({"name": model["backbone"], "weights": "pretrained", "source": backbones.get(model["backbone"]).pretrained_source}
+                  if pretrained else {"name": model["backbone"], "init_seed": init["backbone_seed"]})
+    info = {"trained_by": "atom-jax train", "config": cfg.get("name", ""), "backbone": recipe,
+            "tracker": cfg.get("tracker", {}), **(meta or {})}
     if jax.process_index() == 0:
         tmp = path.with_suffix(".tmp.npz")
         save_weights(tmp, parts, info)

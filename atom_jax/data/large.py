@@ -92,6 +92,8 @@ def _got10k_sequence(base: pathlib.Path, name: str, split: str) -> Sequence:
     gt = load_table(folder / "groundtruth.txt", ncols=4)
     if split == "test":  # only the first box is given; the rest of the frames are unannotated
         frames = tuple(list_images(folder))
+        if not frames:
+            raise InputError(f"{folder}: no frames for {folder / 'groundtruth.txt'}")
         first = gt[0]
         gt = np.full((len(frames), 4), np.nan)
         gt[0] = first

@@ -4,7 +4,7 @@
 A spec is a dict ``{"kind": KIND, **arguments of the reader}``, plus optional ``names`` (keep only these
 sequences, in this order) and ``exclude`` (leave these out), e.g.::
 
-    {"kind": "generic", "root": "../data/train", "exclude": ["Biker", "Girl"]}
+    {"kind": "generic", "root": "data/my_sequences", "exclude": ["Biker", "Girl"]}
     {"kind": "lasot", "root": "/data/LaSOT", "split": "train"}
     {"kind": "synthetic", "num": 5000, "seed": 1, "config": {"num_frames": 120}}
 

@@ -76,11 +76,15 @@ class Sequence:
         return vis if self.target_visible is None else vis & np.asarray(self.target_visible, bool)
 
     def frame(self, t: int) -> np.ndarray:
-        """Frame ``t`` (0-based) as RGB uint8 HWC."""
+        """Frame ``t`` (0-based) as RGB uint8 HWC (from a video: decoded from its start, so slow for late ``t``)."""
         if self.source is not None:
             return self.source(t)
         if self.video is not None:
-            return next(_video_frames(self.video, t, t + 1))
+            decoded = _video_frames(self.video, t, t + 1)
+            try:
+                return next(decoded)
+            finally:
+                decoded.close()  # release the capture now
         return files.read_image_rgb(self.frames[t])
 
     def images(self, start: int = 0, read_ahead: int = 3) -> Iterator[np.ndarray]:

@@ -12,7 +12,7 @@ import pathlib
 
 from atom_jax.errors import InputError
 
-NAMES = ("atom_default", "demo", "tiny")
+NAMES = ("atom_default", "demo", "lite0", "tiny")
 
 
 def load_config(name: str) -> dict:
@@ -37,6 +37,12 @@ def resolve_data(cfg: dict) -> dict:
     own folder or ``roots.got10k_val`` for validation). Errors when nothing is configured."""
     d = cfg["data"]
     roots = d.get("roots", {})
+    for spec in d["train"] + d["val"]:
+        key = spec.pop("root_key", None)  # a folder given once as data.roots.<key>, used by several specs
+        if key is not None:
+            if not roots.get(key):
+                raise InputError(f"this config reads data.roots.{key}: set it with --set data.roots.{key}=DIR")
+            spec["root"] = roots[key]
     if not d["train"]:
         kinds = {"lasot": {}, "got10k": {}, "trackingnet": {"chunks": [0, 1, 2, 3]}, "coco": {}}
         d["train"] = [{"kind": k, "root": roots[k], **extra} for k, extra in kinds.items() if roots.get(k)]
