@@ -83,7 +83,7 @@ def test_not_a_checkpoint(tmp_path, content):
         zf.writestr("readme.txt", "just a zip")
     with pytest.raises(InputError, match="not a PyTorch checkpoint"):
         load_weights(tmp_path / "z.pth")
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="no such file|not found"):
         load_weights(tmp_path / "missing.pth")
 
 
