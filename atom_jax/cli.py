@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("track.cli_compare", "side-by-side per-sequence comparison of several results folders"),
     "report": ("track.cli_report", "one self-contained HTML page: plots, per-sequence and attribute tables, failures"),
     "train": ("train.main", "train the IoU-Net offline"),
-    "convert": ("atom_jax.convert", "convert a pytracking or torchvision .pth file to atom-jax weights"),
+    "convert": ("atom_jax.convert", "write a self-contained atom-jax .npz from any weights file (.pth, or .npz)"),
     "bench": ("track.bench", "time tracker initialisation, per-frame steps and batched tracking"),
 }
 

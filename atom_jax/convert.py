@@ -8,7 +8,9 @@ Name mapping (PyTorch -> Linen path, collection):
 Layouts: conv weights (O, I, kh, kw) -> HWIO; Linear (out, in) -> (in, out); a LinearBlock's Linear flattens
 its pooled input (C, h, w) in PyTorch and (h, w, C) here, so its input axis is permuted accordingly.
 
-``atom-jax convert SRC -o DST`` writes the project's weights file (see ``atom_jax.weights``).
+``atom-jax convert SRC -o DST`` writes the project's weights file (see ``atom_jax.weights``) from any weights
+file the other commands accept, an atom-jax ``.npz`` too: the output holds every part as loaded, so it is
+self-contained.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 
 from atom_jax.errors import InputError
 from atom_jax.torch_pickle import StandIn, load_pth
-from atom_jax.weights import expected_shapes, flatten_tree, save_weights, unflatten_tree
+from atom_jax.weights import (PARTS, expected_shapes, flatten_tree, load_weights_with_meta, save_weights,
+                              unflatten_tree)
 
 # pytracking key prefixes of the two networks inside ATOMnet.
 ATOM_PREFIXES = {"backbone": "feature_extractor.", "iou_net": "bb_regressor."}
@@ -144,17 +147,30 @@ def convert_checkpoint(path) -> tuple[dict, dict]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", metavar="SRC", help="pytracking checkpoint or torchvision resnet18 state dict (.pth)")
-    parser.add_argument("-o", "--output", required=True, metavar="DST", help="atom-jax weights file to write (.npz)")
+    parser.add_argument("src", metavar="SRC",
+                        help="any weights file: a pytracking checkpoint or torchvision resnet18 state dict (.pth), "
+                             "or an atom-jax .npz (e.g. the bundled demo weights, whose backbone is rebuilt)")
+    parser.add_argument("-o", "--output", required=True, metavar="DST",
+                        help="atom-jax weights file to write (.npz), self-contained: every part SRC gives, stored")
 
 
 def run(args) -> int:
+    """``SRC`` read as every command reads weights (:func:`atom_jax.weights.load_weights_with_meta`: a ``.pth``
+    converted, an ``.npz`` completed where its header says how), then written with all its parts stored."""
     if not str(args.output).endswith(".npz"):
         raise InputError(f"{args.output}: the output file name must end with .npz")
-    weights, meta = convert_checkpoint(args.src)
+    weights, meta = load_weights_with_meta(args.src)
+    meta = {**meta, "converted_from": os.path.basename(str(args.src))}
     save_weights(args.output, weights, meta)
-    counts = {part: sum(v.size for v in flatten_tree(weights[part]).values()) for part in weights}
-    print(f"wrote {args.output}: {json.dumps(counts)} values ({meta['layout']} layout"
-          + (f"; dropped {', '.join(meta['dropped_keys'])}" if meta["dropped_keys"] else "") + ")")
+    counts = {part: int(sum(np.size(v) for v in flatten_tree(weights[part]).values())) for part in weights}
+    details = []
+    if not str(args.src).lower().endswith(".npz"):  # converted from PyTorch just now
+        details = [f"{meta['layout']} layout"] if "layout" in meta else []
+        if meta.get("dropped_keys"):
+            details.append(f"dropped {', '.join(meta['dropped_keys'])}")
+    print(f"wrote {args.output}: {json.dumps(counts)} values" + (f" ({'; '.join(details)})" if details else ""))
+    missing = [part for part in PARTS if part not in weights]
+    if missing:
+        print(f"note: {args.output} holds no {' and no '.join(missing)} ({args.src} gives none), so it is not "
+              "self-contained")
     return 0
-

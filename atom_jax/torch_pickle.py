@@ -24,6 +24,9 @@ import numpy as np
 from atom_jax.errors import InputError
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+# Appended to "not a checkpoint" errors: this reader is reached for any weights file that is not an atom-jax one.
+WEIGHTS_ACCEPTED = ("weights are read from an atom-jax .npz (atom-jax convert, atom-jax train) or a pytracking / "
+                    "torchvision .pth")
 _STANDIN_PACKAGES = ("ltr", "pytracking")
 
 
@@ -168,7 +171,8 @@ def _materialize(obj, arrays: dict, source: str):
 def _load_zip(zf: zipfile.ZipFile, source: str):
     pkl = [n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
     if len(pkl) != 1:
-        raise InputError(f"{source}: a zip archive but not a PyTorch checkpoint (no single data.pkl inside)")
+        raise InputError(f"{source}: a zip archive but not a PyTorch checkpoint (no single data.pkl inside) nor "
+                         f"an atom-jax weights file (no __header__); {WEIGHTS_ACCEPTED}")
     prefix = pkl[0][: -len("data.pkl")]
     big_endian = False
     if prefix + "byteorder" in zf.namelist():
@@ -198,7 +202,8 @@ def _load_legacy(f, source: str):
     except Exception:
         magic = None
     if type(magic) is not int or magic != _LEGACY_MAGIC:
-        raise InputError(f"{source}: not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save file)")
+        raise InputError(f"{source}: not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save file) "
+                         f"nor an atom-jax weights file; {WEIGHTS_ACCEPTED}")
     for _ in range(2):  # protocol version, system info
         _Unpickler(f, source, storages).load()
     obj = _Unpickler(f, source, storages).load()
@@ -237,4 +242,4 @@ def load_pth(path) -> object:
     except IsADirectoryError:
         raise InputError(f"{source}: is a directory, not a checkpoint file") from None
     except (pickle.UnpicklingError, EOFError, struct.error, zipfile.BadZipFile) as err:
-        raise InputError(f"{source}: not a readable PyTorch checkpoint ({err})") from None
+        raise InputError(f"{source}: not a readable PyTorch checkpoint ({err}); {WEIGHTS_ACCEPTED}") from None

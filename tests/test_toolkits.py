@@ -1,47 +1,24 @@
-"""The got10k toolkit runs our trackers through the adapter, and its OTB report equals our scores."""
+"""The got10k toolkit runs our trackers through the adapter over our datasets (no download), its OTB report equals
+our scores, and its VOT experiment makes the trajectories of our reset-based protocol."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from atom_jax.data.folders import polygon_to_xywh
 from atom_jax.data.registry import load_dataset
-from track import results, scoring
+from atom_jax.errors import InputError
+from track import baselines, results, scoring
 
 got10k = pytest.importorskip("got10k", reason="the got10k toolkit is not installed (pip install got10k six)")
 
 
-class _Dataset:
-    """The two things got10k's experiments use of a dataset: ``seq_names`` and ``(img_files, anno)`` items."""
-
-    def __init__(self, sequences):
-        self.sequences = sequences
-        self.seq_names = [s.name for s in sequences]
-
-    def __len__(self):
-        return len(self.sequences)
-
-    def __getitem__(self, index):
-        seq = self.sequences[index]
-        return list(seq.frames), seq.ground_truth_xywh.copy()
-
-
-def _otb_experiment(sequences, tmp_path):
-    from got10k.experiments.otb import ExperimentOTB
-
-    exp = ExperimentOTB.__new__(ExperimentOTB)  # its constructor downloads OTB; set what run/report use
-    exp.dataset = _Dataset(sequences)
-    exp.result_dir = str(tmp_path / "results")
-    exp.report_dir = str(tmp_path / "reports")
-    exp.nbins_iou, exp.nbins_ce = 21, 51
-    return exp
-
-
 def test_got10k_runs_adapter_and_its_report_equals_our_scores(sequences_dir, tmp_path):
-    from track.got10k_adapter import Got10kTracker
+    from track.got10k_adapter import Got10kTracker, otb_experiment
 
     seqs = [s for s in load_dataset("otb", sequences_dir) if s.name in ("Crossing", "Football1")]
-    exp = _otb_experiment(seqs, tmp_path)
+    exp = otb_experiment(seqs, tmp_path / "results", tmp_path / "reports")  # no download
     tracker = Got10kTracker("kcf")
     exp.run(tracker)
     report = exp.report([tracker.name])[tracker.name]
@@ -65,3 +42,29 @@ def test_got10k_runs_adapter_and_its_report_equals_our_scores(sequences_dir, tmp
     for seq in seqs:
         toolkit_boxes = results.read_boxes(tmp_path / "results" / tracker.name, seq.name)
         np.testing.assert_allclose(toolkit_boxes, results.read_boxes(tmp_path / "ours", seq.name), atol=0.01)
+
+
+def test_got10k_vot_experiment_over_local_sequences(sequences_dir, tmp_path):
+    """The toolkit's supervised VOT experiment on a polygon sequence and an OTB one, and ours with its choices
+    (area-preserving initial box, exact overlap): the same trajectories."""
+    from track import vot_protocol
+    from track.got10k_adapter import Got10kTracker, vot_experiment
+
+    seqs = load_dataset("generic", sequences_dir, ["vot15_ball1", "Crossing"])
+    exp = vot_experiment(seqs, tmp_path / "results", tmp_path / "reports", experiments="supervised")
+    tracker = Got10kTracker("kcf")
+    exp.run(tracker)
+    performance = exp.report([tracker.name])[tracker.name]
+    assert 0 < performance["accuracy"] <= 1 and performance["robustness"] >= 0
+
+    for seq in seqs:
+        regions = seq.regions if seq.regions is not None else seq.ground_truth_xywh
+        kinds, boxes, _ = vot_protocol.run_supervised(
+            lambda: baselines.make_tracker("kcf"), seq.frames, regions, overlap="exact",
+            init_box_fn=lambda r: polygon_to_xywh(np.asarray(r, dtype=np.float64)[None], "preserve_area")[0])
+        record = tmp_path / "results" / tracker.name / "baseline" / seq.name / f"{seq.name}_001.txt"
+        theirs_kinds, theirs_boxes = vot_protocol.parse_trajectory(record.read_text())
+        np.testing.assert_array_equal(theirs_kinds, kinds)
+        np.testing.assert_allclose(theirs_boxes[kinds == 3], boxes[kinds == 3], atol=1e-4)
+    with pytest.raises(InputError, match="unknown VOT experiment baseline"):
+        vot_experiment(seqs, experiments="baseline")

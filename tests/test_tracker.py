@@ -188,8 +188,11 @@ def _cli(*argv):
 def test_cli_bad_input_is_one_line(tmp_path, capsys):
     import cv2
 
-    w = tmp_path / "w.npz"
-    w.write_bytes(b"")  # never opened: every case below fails first
+    from atom_jax.weights import PARTS, expected_shapes, save_weights, unflatten_tree
+
+    w = tmp_path / "w.npz"  # valid but zeros: loaded first, never run (every case below fails before compiling)
+    save_weights(w, {part: unflatten_tree({path: np.zeros(shape, np.float32)
+                                           for path, shape in expected_shapes(part).items()}) for part in PARTS})
     out = str(tmp_path / "b.txt")
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -12,6 +12,7 @@ import pytest
 
 from atom_jax.data import files
 from atom_jax.data.registry import load_dataset
+from atom_jax.errors import InputError
 from track import baselines
 
 
@@ -89,3 +90,29 @@ def test_vot_workspace_from_shared_sequences(sequences_dir, tmp_path):
     np.testing.assert_allclose(back.ground_truth_xywh, seqs[1].ground_truth_xywh)
     ini = (ws / "trackers.ini").read_text()
     assert "command = track.trax_entry" in ini and "env_ATOM_JAX_TRACKER = mil" in ini and "timeout = 600" in ini
+    assert "  baseline:\n    type: supervised" in (ws / "stack.yaml").read_text()
+    assert "unsupervised" not in (ws / "stack.yaml").read_text()
+
+
+def test_vot_workspace_experiments(tmp_path):
+    import yaml
+
+    from track.vot_workspace import main, stack_text
+
+    stack = yaml.safe_load(stack_text(("baseline", "unsupervised"), repetitions=3, eao_range=(10, 60)))
+    assert list(stack["experiments"]) == ["baseline", "unsupervised"]
+    base, unsup = stack["experiments"]["baseline"], stack["experiments"]["unsupervised"]
+    assert base["type"] == "supervised" and base["repetitions"] == 3 and base["skip_initialize"] == 5
+    assert base["analyses"][1] == {"type": "supervised_eao_score", "low": 10, "high": 60}
+    assert unsup == {"type": "unsupervised", "repetitions": 3, "analyses": [{"type": "average_accuracy"}]}
+    with pytest.raises(InputError, match="unknown VOT experiment realtime; choose from baseline, unsupervised"):
+        stack_text(("baseline", "realtime"))
+    seq = tmp_path / "data" / "seq"
+    (seq / "img").mkdir(parents=True)
+    _frames(seq / "img", n=3)
+    (seq / "groundtruth_rect.txt").write_text("11,21,20,24\n" * 3)
+    assert main(["--dataset", "generic", "--root", str(tmp_path / "data"), "--out", str(tmp_path / "ws"),
+                 "--tracker", "mil", "--experiments", "unsupervised"]) == 0
+    assert list(yaml.safe_load((tmp_path / "ws" / "stack.yaml").read_text())["experiments"]) == ["unsupervised"]
+    with pytest.raises(InputError, match="use --dataset generic for the 1 OTB/VOT-style sequence folder"):
+        main(["--dataset", "otb", "--root", str(tmp_path / "data"), "--out", str(tmp_path / "ws2")])

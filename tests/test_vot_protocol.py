@@ -23,6 +23,45 @@ def test_region_overlap_hand_computed():
     assert vp.region_overlap([20, 20, 5, 5], [30, 30, 5, 5], image_wh=(10, 10)) == 1.0  # both empty: VOT's rule
 
 
+def test_raster_overlap_hand_computed():
+    """The VOT toolkit's pixel overlap (vot-toolkit 0.7.4's calculate_overlap gives each of these values; the two
+    agreed on 3000 random rectangle/rectangle and polygon/rectangle pairs: benchmarks/vot_raster_check.py)."""
+    assert vp.raster_overlap([0, 0, 10, 10], [5, 0, 10, 10]) == pytest.approx(50 / 150)
+    # coordinates round half to even: 9.5 -> 10 (no shared column), 10.5 -> 10, 8.5 -> 8 (two shared columns)
+    assert vp.raster_overlap([0, 0, 10, 10], [9.5, 0, 10, 10]) == 0.0
+    assert vp.raster_overlap([0, 0, 10, 10], [8.5, 0, 10, 10]) == pytest.approx(20 / 180)
+    # an axis-aligned polygon covers its corner pixels inclusively: corners 0 and 9 give 10 x 10 pixels
+    assert vp.raster_overlap([0, 0, 10, 10], [0, 0, 9, 0, 9, 9, 0, 9]) == 1.0
+    # the diamond of test_region_overlap_hand_computed: rows 0..4 hold 1, 3, 5, 3, 1 pixels
+    assert vp.raster_overlap([0, 0, 5, 5], [2, 0, 4, 2, 2, 4, 0, 2]) == pytest.approx(13 / 25)
+    # cut to the image: only columns 0..9 count
+    assert vp.raster_overlap([-10, 0, 20, 10], [0, 0, 10, 10], image_wh=(10, 10)) == 1.0
+    assert vp.raster_overlap([20, 20, 5, 5], [0, 0, 10, 10], image_wh=(10, 10)) == 0.0
+    assert vp.raster_overlap([20, 20, 5, 5], [30, 30, 5, 5], image_wh=(10, 10)) == 0.0  # union cut away
+    assert vp.raster_overlap([3, 3, 0, 0], [3, 3, 0, 0]) == 1.0  # both empty at one place: VOT's rule
+    assert vp.raster_overlap([3, 3, 0, 0], [5, 5, 0, 0]) == 0.0  # ... but the toolkit's rule only holds there
+
+
+def test_sub_pixel_strip_is_a_failure_as_in_the_toolkit(tmp_path):
+    """As on Human3 (OTB, rectangles), frame 54 under vot-toolkit 0.7.4: a box overlapping the ground truth by a
+    0.30 px wide strip. Exactly that is an IoU above zero, no failure; the toolkit's raster shares no pixel: a
+    failure, and the default follows the toolkit."""
+    gt_box, strip_box = np.array([20.0, 10, 17, 40]), np.array([20.0 + 17 - 0.3, 10, 17, 40])
+    assert vp.region_overlap(strip_box, gt_box, (80, 60), "exact") == pytest.approx(0.3 * 40 / (2 * 17 * 40 - 12))
+    assert vp.region_overlap(strip_box, gt_box, (80, 60), "raster") == 0.0
+    n = 12
+    gt = np.tile(gt_box, (n, 1))
+    tracker_gt = gt.copy()
+    tracker_gt[4] = strip_box
+    frames = _frames(tmp_path, n)
+    kinds, _, _ = vp.run_supervised(lambda: _Scripted(tracker_gt, set()), frames, gt)
+    assert kinds[4] == vp.FAILURE and kinds[9] == vp.INITIALIZATION  # the default: the toolkit's decision
+    kinds, _, _ = vp.run_supervised(lambda: _Scripted(tracker_gt, set()), frames, gt, overlap="exact")
+    assert kinds[4] == 3 and (kinds[1:] == 3).all()
+    with pytest.raises(ValueError, match="raster.*exact"):
+        vp.region_overlap(strip_box, gt_box, overlap="pixels")
+
+
 class _Scripted:
     """Follows the ground truth except on frames listed as failures (then reports a far-away box)."""
 
@@ -114,4 +153,9 @@ def test_reset_protocol_cli_resumes_and_scores(tmp_path, capsys):
     assert cli.main(["score", "--dataset", "vot", "--root", str(tmp_path / "vot"), "--protocol", "reset",
                      "--results", str(tmp_path / "res"), "--eao-range", "1,5"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-1].split()[:3] == ["overall", "1.000", "1.000"]  # frames 21-29 (after burn-in) exact; one failure
+    # frames 21-29 (after burn-in): the box covers pixel columns x..x+19, the toolkit's raster of the polygon with
+    # corners x and x+20 columns x..x+20 (rows likewise): 400 / 441. One failure.
+    assert lines[-1].split()[:3] == ["overall", f"{400 / 441:.3f}", "1.000"]
+    assert cli.main(["score", "--dataset", "vot", "--root", str(tmp_path / "vot"), "--protocol", "reset",
+                     "--results", str(tmp_path / "res"), "--eao-range", "1,5", "--overlap", "exact"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[:3] == ["overall", "1.000", "1.000"]  # same area

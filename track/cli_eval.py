@@ -10,6 +10,8 @@ uses the first N). Across processes or hosts run the same command in each with `
 --num-processes N --process-id I`` (and a results folder they all see): each tracks its share of the
 sequences (:func:`track.runner.split`), and process 0 prints the merged score once all are done
 (:mod:`track.hosts`).
+
+A video without ground truth: ``atom-jax eval --dataset video --root clip.mp4 --init x,y,w,h --results R``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from track import baselines, cli_common, results, runner, scoring
 
 def add_arguments(parser) -> None:
     cli_common.add_dataset_arguments(parser)
+    parser.add_argument("--init", default=None, metavar="X,Y,W,H",
+                        help="--dataset video only: the first frame's box when no <video stem>.txt ground truth "
+                             "lies beside the video (then nothing is scored; with the ground truth file this is "
+                             "not used)")
     parser.add_argument("--tracker", default="atom",
                         help="atom (built-in weights unless --weights), an OpenCV baseline (csrt, kcf, mil) or static (initial box); "
                              "a comma-separated list runs each into <results>/<tracker> and compares them")
@@ -50,6 +56,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--protocol", choices=("ope", "reset"), default="ope",
                         help="ope: one pass from the first frame (default); reset: VOT's reset-based protocol "
                              "(re-initialise 5 frames after a failure; accuracy, robustness, EAO)")
+    parser.add_argument("--overlap", choices=("raster", "exact"), default="raster",
+                        help="reset protocol: overlap for failures and accuracy; raster (default): the VOT toolkit's "
+                             "pixel counts, exact: continuous-plane intersection")
     parser.add_argument("--report", nargs="?", const="", default=None, type=str, metavar="HTML",
                         help="at the end, write the HTML report of the trackers run (atom-jax report) here "
                              "(default <results>/report.html)")
@@ -144,7 +153,8 @@ def _run_reset(args, name, folder, sequences, overrides) -> dict:
     from track import runner_reset
 
     return runner_reset.evaluate_reset(sequences, name, folder, weights=args.weights, overrides=overrides,
-                                       runs=args.runs, seed=args.seed, progress=not args.no_progress)
+                                       runs=args.runs, seed=args.seed, progress=not args.no_progress,
+                                       overlap=args.overlap)
 
 
 def _score_reset(args, folder, sequences) -> None:
@@ -152,4 +162,4 @@ def _score_reset(args, folder, sequences) -> None:
 
     if not args.no_score:
         eao_range = runner_reset.parse_range(args.eao_range)
-        print(runner_reset.format_summary(runner_reset.score_reset(sequences, folder, eao_range)))
+        print(runner_reset.format_summary(runner_reset.score_reset(sequences, folder, eao_range, args.overlap)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import re
 import time
 
 import numpy as np
@@ -31,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--frames", help="folder of frames (jpg/png/...) in frame order")
     src.add_argument("--video", help="video file (anything OpenCV reads)")
-    parser.add_argument("--init", required=True, help="initial box x,y,w,h (pixels, top-left corner)")
+    parser.add_argument("--init", required=True,
+                        help="initial box x,y,w,h (pixels, top-left corner; commas, spaces or tabs between the "
+                             "numbers, so a ground-truth line works as it is)")
     parser.add_argument("--out", required=True, help="output text file, one x y w h line per frame")
     parser.add_argument("--save-video", help="write the frames with the tracked box drawn (mp4)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -44,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_box(text: str) -> np.ndarray:
-    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    """``x,y,w,h`` separated by commas and/or whitespace (spaces, tabs: any ground-truth line)."""
+    parts = [p for p in re.split(r"[\s,]+", text) if p]
     try:
         box = np.asarray([float(p) for p in parts], np.float64)
     except ValueError:
@@ -60,13 +64,19 @@ def frame_source(frames_dir=None, video=None):
     from atom_jax.data.files import list_images, read_ahead, read_image_rgb
 
     if frames_dir is not None:
-        files = list_images(pathlib.Path(frames_dir))
+        path = pathlib.Path(frames_dir)
+        if path.is_file():
+            raise InputError(f"{path}: a file, not a folder of frames (for a video use --video {path})")
+        files = list_images(path)
         if not files:
-            raise InputError(f"{frames_dir}: no image frames in the folder")
+            raise InputError(f"{path}: no image frames in the folder{_frames_hint(path)}")
         return len(files), read_ahead((pathlib.Path(f).name, read_image_rgb(f)) for f in files)
     import cv2
 
     path = pathlib.Path(video)
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a video file: for a folder of frames use --frames "
+                         f"{_frames_folder(path) or path}")
     if not path.is_file():
         raise InputError(f"{path}: video file not found")
     cap = cv2.VideoCapture(str(path))
@@ -92,6 +102,29 @@ def frame_source(frames_dir=None, video=None):
             cap.release()
 
     return count, read_ahead(frames())
+
+
+FRAME_SUBFOLDERS = ("img", "color", "imgs")  # where OTB / VOT style sequence folders keep their frames
+
+
+def _frames_folder(folder: pathlib.Path) -> pathlib.Path | None:
+    """``folder`` itself or its ``img/``, ``color/`` or ``imgs/`` subfolder, the first that holds images."""
+    from atom_jax.data.files import list_images
+
+    for candidate in (folder, *(folder / sub for sub in FRAME_SUBFOLDERS)):
+        if candidate.is_dir() and list_images(candidate):
+            return candidate
+    return None
+
+
+def _frames_hint(folder: pathlib.Path) -> str:
+    """``"; SEQ/img has 120 frames: use --frames SEQ/img"`` when a frame subfolder has them, else ``""``."""
+    from atom_jax.data.files import list_images
+
+    found = _frames_folder(folder)
+    if found is None or found == folder:
+        return ""
+    return f"; {found} has {len(list_images(found))} frames: use --frames {found}"
 
 
 class _VideoWriter:

@@ -23,7 +23,8 @@ def trajectory_path(results_dir, seq_name: str, repetition: int) -> pathlib.Path
 
 
 def evaluate_reset(sequences, tracker: str, results_dir, *, weights=None, overrides=None, runs: int = 1,
-                   seed: int = 0, skip_initialize: int = 5, progress: bool = True) -> dict[str, int]:
+                   seed: int = 0, skip_initialize: int = 5, progress: bool = True,
+                   overlap: str = "raster") -> dict[str, int]:
     from tqdm import tqdm
 
     if any(s.video for s in sequences):
@@ -37,13 +38,13 @@ def evaluate_reset(sequences, tracker: str, results_dir, *, weights=None, overri
             continue
         kinds, boxes, _ = vot_protocol.run_supervised(
             lambda: baselines.make_tracker(tracker, weights, overrides, seed + k - 1), seq.frames, _regions(seq),
-            skip_initialize=skip_initialize)
+            skip_initialize=skip_initialize, overlap=overlap)
         atomic_write_text(path, vot_protocol.format_trajectory(kinds, boxes))
         done += 1
     return {"finished": done, "skipped": skipped}
 
 
-def score_reset(sequences, results_dir, eao_range=(100, 356)) -> dict:
+def score_reset(sequences, results_dir, eao_range=(100, 356), overlap: str = "raster") -> dict:
     runs = {}
     for seq in sequences:
         files = sorted((pathlib.Path(results_dir) / seq.name).glob(f"{seq.name}_[0-9][0-9][0-9].txt"))
@@ -55,7 +56,7 @@ def score_reset(sequences, results_dir, eao_range=(100, 356)) -> dict:
                 raise InputError(f"{f}: {len(kinds)} lines for {len(seq)} frames")
         image = read_image_rgb(seq.frames[0])
         runs[seq.name] = (_regions(seq), (image.shape[1], image.shape[0]), reps)
-    return vot_protocol.summarize(runs, eao_range=eao_range)
+    return vot_protocol.summarize(runs, eao_range=eao_range, overlap=overlap)
 
 
 def parse_range(text: str) -> tuple[int, int]:

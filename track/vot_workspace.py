@@ -3,11 +3,12 @@
     python -m track.vot_workspace --dataset generic --root DATA --out WORKSPACE --tracker mil
 
 writes ``WORKSPACE/sequences`` in the toolkit's "default" layout (``list.txt``; per sequence ``color/%08d.jpg``
-links, ``groundtruth.txt`` and a ``sequence`` metadata file), a stack file with the reset-based ("baseline")
-experiment of VOT2018, ``config.yaml`` and ``trackers.ini`` with this repository's TraX entry. Then, with the
+links, ``groundtruth.txt`` and a ``sequence`` metadata file), a stack file with VOT2018's reset-based
+("baseline") experiment and, with ``--experiments baseline,unsupervised``, its unsupervised one (one pass,
+average accuracy), ``config.yaml`` and ``trackers.ini`` with this repository's TraX entry. Then, with the
 toolkit (``vot-toolkit==0.7.4`` and ``attributee==0.1.9``, in its own environment)::
 
-    cd WORKSPACE && vot evaluate atom_jax && vot analysis atom_jax --format json
+    vot evaluate atom_jax --workspace WORKSPACE && vot analysis atom_jax --workspace WORKSPACE --format json
 
 OTB/UAV ground truth is 1-based; VOT's is 0-based: boxes from those datasets are written as ``x-1, y-1, w, h``.
 VOT polygons are written as they are.
@@ -21,11 +22,13 @@ import pathlib
 import sys
 
 from atom_jax.data.files import read_image_rgb
+from atom_jax.errors import InputError
 from track.files import atomic_write_text
 
-STACK = """title: atom-jax local reset-based evaluation
-experiments:
-  baseline:
+STACK_HEADER = "title: atom-jax local evaluation\nexperiments:\n"
+# The experiments of VOT2018's short-term stack, as vot-toolkit 0.7.4 names and analyses them.
+EXPERIMENTS = {
+    "baseline": """  baseline:
     type: supervised
     repetitions: {repetitions}
     skip_initialize: 5
@@ -35,7 +38,25 @@ experiments:
       - type: supervised_eao_score
         low: {eao_low}
         high: {eao_high}
-"""
+""",
+    "unsupervised": """  unsupervised:
+    type: unsupervised
+    repetitions: {repetitions}
+    analyses:
+      - type: average_accuracy
+""",
+}
+
+
+def stack_text(experiments=("baseline",), repetitions: int = 1, eao_range=(100, 356)) -> str:
+    """The stack file for ``experiments`` (names of :data:`EXPERIMENTS`)."""
+    unknown = [e for e in experiments if e not in EXPERIMENTS]
+    if unknown or not experiments:
+        raise InputError(f"unknown VOT experiment {', '.join(unknown) or '(none)'}; choose from "
+                         f"{', '.join(EXPERIMENTS)}")
+    return STACK_HEADER + "".join(EXPERIMENTS[e].format(repetitions=repetitions, eao_low=eao_range[0],
+                                                        eao_high=eao_range[1]) for e in experiments)
+
 
 TRACKERS_INI = """[atom_jax]
 label = atom-jax {tracker}
@@ -79,14 +100,14 @@ def write_vot_sequence(seq, out_dir: pathlib.Path) -> None:
 
 
 def build_workspace(sequences, workspace, tracker="atom", weights="", overrides="", python=None,
-                    repetitions: int = 1, eao_range=(100, 356)) -> pathlib.Path:
+                    repetitions: int = 1, eao_range=(100, 356), experiments=("baseline",)) -> pathlib.Path:
     workspace = pathlib.Path(workspace).resolve()
     seq_dir = workspace / "sequences"
     for seq in sequences:
         write_vot_sequence(seq, seq_dir)
     atomic_write_text(seq_dir / "list.txt", "".join(s.name + "\n" for s in sequences))
     stack = workspace / "stack.yaml"
-    atomic_write_text(stack, STACK.format(repetitions=repetitions, eao_low=eao_range[0], eao_high=eao_range[1]))
+    atomic_write_text(stack, stack_text(experiments, repetitions, eao_range))
     atomic_write_text(workspace / "config.yaml", f"registry:\n- ./trackers.ini\nstack: {stack}\nsequences: {seq_dir}\n")
     repo = pathlib.Path(__file__).resolve().parents[1]
     atomic_write_text(workspace / "trackers.ini", TRACKERS_INI.format(
@@ -108,16 +129,29 @@ def main(argv=None) -> int:
     parser.add_argument("--set", default="", help="';'-separated name=value overrides")
     parser.add_argument("--repetitions", type=int, default=1)
     parser.add_argument("--eao-range", default="100,356")
+    parser.add_argument("--experiments", default="baseline",
+                        help="comma-separated: baseline (reset-based: accuracy, robustness, EAO) and/or unsupervised "
+                             "(one pass from the first frame: average accuracy)")
     args = parser.parse_args(argv)
     names = args.sequences.split(",") if args.sequences else None
-    seqs = load_dataset(args.dataset, args.root, names)
+    try:
+        seqs = load_dataset(args.dataset, args.root, names)
+    except InputError as err:
+        from track.cli_common import generic_hint
+
+        hint = generic_hint(args.dataset, args.root, names)
+        raise InputError(f"{err}; {hint}" if hint else str(err)) from None
     low, high = (int(v) for v in args.eao_range.split(","))
     weights = str(pathlib.Path(args.weights).resolve()) if args.weights else ""
+    experiments = tuple(e.strip() for e in args.experiments.split(",") if e.strip())
     ws = build_workspace(seqs, args.out, args.tracker, weights, args.set, repetitions=args.repetitions,
-                         eao_range=(low, high))
+                         eao_range=(low, high), experiments=experiments)
     print(f"workspace ready: {ws} ({len(seqs)} sequences)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except InputError as err:
+        sys.exit(f"{pathlib.Path(__file__).stem}: error: {err}")
