@@ -94,3 +94,31 @@ def test_track_without_weights_uses_the_builtin_ones(tmp_path, capsys):
     from track.metrics import iou_xywh
 
     assert np.mean(iou_xywh(boxes[1:], seq.boxes_xywh[1:5])) > 0.3
+
+
+def test_a_file_missing_a_part_is_one_line_naming_file_and_part(tmp_path, capsys):
+    import jax
+
+    from atom_jax.cli import main
+
+    frames = tmp_path / "img"
+    frames.mkdir()
+    import cv2
+
+    cv2.imwrite(str(frames / "0001.png"), np.zeros((40, 50, 3), np.uint8))
+    zeros = lambda tree: jax.tree_util.tree_map(lambda s: np.zeros(s.shape, np.float32), tree)
+    head_only = tmp_path / "head_only.npz"  # no backbone and no recipe for one
+    save_weights(head_only, {"iou_net": zeros(jax.eval_shape(init_iou_net, jax.random.PRNGKey(0)))})
+    backbone_only = tmp_path / "backbone_only.npz"
+    save_weights(backbone_only, {"backbone": zeros(jax.eval_shape(backbones.get("resnet18").init,
+                                                                   jax.random.PRNGKey(0)))})
+    for path, part in ((head_only, "'backbone'"), (backbone_only, "'iou_net'")):
+        assert main(["track", "--weights", str(path), "--frames", str(frames), "--init", "1,1,5,5",
+                     "--out", str(tmp_path / "o.txt")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(path) in err and f"has no {part}" in err, err
+    # Another backbone than the settings name: said as such.
+    assert main(["track", "--weights", str(backbone_only), "--frames", str(frames), "--init", "1,1,5,5",
+                 "--out", str(tmp_path / "o.txt"), "--set", "use_iou_net=False", "--set", "backbone=efficientnet_lite0",
+                 "--set", "classifier_layer=block10", "--set", "iou_layers=['block5_expand','block10']"]) == 2
+    assert "holds a resnet18 backbone" in capsys.readouterr().err

@@ -55,6 +55,42 @@ def load_with_settings(weights_path=None) -> tuple[dict, dict]:
     return _load_cached(str(pathlib.Path(resolve_path(weights_path)).resolve()))
 
 
+def prepare(weights_path=None, overrides: dict | None = None) -> tuple[dict, TrackerConfig]:
+    """``(weights, config)`` for the tracker: the weights (as :func:`load_with_settings`) and the config from
+    their file's settings and ``overrides`` (:func:`make_config`), checked against each other so that a file
+    missing a part or holding another backbone is a one-line ``InputError`` naming the file and the part."""
+    weights, settings = load_with_settings(weights_path)
+    config = make_config(overrides, settings)
+    check_weights_for(weights, config, "the weights" if isinstance(weights_path, dict) else
+                      str(weights_path if weights_path is not None else "built-in weights 'demo'"))
+    return weights, config
+
+
+def check_weights_for(weights: dict, config: TrackerConfig, source: str) -> None:
+    """``InputError`` unless ``weights`` hold what ``config`` runs: the backbone it names and, with the IoU-Net,
+    a head whose input channels are those of ``config.iou_layers``."""
+    from atom_jax import backbones
+    from atom_jax.iou_net import dims
+
+    needed = ["backbone"] + (["iou_net"] if config.use_iou_net else [])
+    missing = [part for part in needed if part not in weights]
+    if missing:
+        raise InputError(f"{source}: has no {' and no '.join(repr(m) for m in missing)} weights (it holds "
+                         f"{sorted(weights)}); the tracker needs {' and '.join(needed)}: write a complete file with "
+                         f"`atom-jax convert`, or give one with every part")
+    held = backbones.identify(weights["backbone"])
+    if held != config.backbone:
+        raise InputError(f"{source}: holds a {held} backbone but the tracker is set to backbone={config.backbone} "
+                         f"(--set backbone=... classifier_layer=... iou_layers=...)")
+    if config.use_iou_net:
+        bb = backbones.get(config.backbone)
+        want = tuple(bb.channels(name) for name in config.iou_layers)
+        got = dims(weights["iou_net"])["input_dim"]
+        if got != want:
+            raise InputError(f"{source}: its IoU-Net takes {got} input channels, but iou_layers={config.iou_layers} "
+                             f"of {config.backbone} give {want}")
+
+
 def load(weights_path=None):
     """Weights from a path or built-in name (cached per process), or a weights pytree passed through."""
     return load_with_settings(weights_path)[0]
@@ -134,8 +170,8 @@ def make_config(overrides: dict | None = None, settings: dict | None = None) -> 
 def make_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0) -> Tracker:
     """An ATOM :class:`Tracker`: ``weights_path`` a file, a built-in name or ``None`` (the built-in ``demo``
     weights); the file's tracker settings, then ``overrides`` (name -> value), change ``TrackerConfig``."""
-    weights, settings = load_with_settings(weights_path)
-    return Tracker(weights, make_config(overrides, settings), seed)
+    weights, config = prepare(weights_path, overrides)
+    return Tracker(weights, config, seed)
 
 
 def _round_up(n: int, m: int) -> int:
@@ -233,5 +269,5 @@ def make_batch_tracker(weights_path=None, overrides: dict | None = None, seed: i
                        num_devices: int | None = None):
     """A :class:`BatchTracker` with ``batch_size`` slots over ``num_devices`` local devices (default: all);
     weights as :func:`make_tracker`."""
-    weights, settings = load_with_settings(weights_path)
-    return BatchTracker(weights, make_config(overrides, settings), seed, batch_size, num_devices=num_devices)
+    weights, config = prepare(weights_path, overrides)
+    return BatchTracker(weights, config, seed, batch_size, num_devices=num_devices)

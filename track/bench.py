@@ -125,10 +125,9 @@ def _reference(path):
 
 def run(args) -> int:
     from atom_jax.config import parse_set_arguments
-    from track.api import load_with_settings, make_config
+    from track.api import prepare
 
-    weights, settings = load_with_settings(args.weights)
-    config = make_config(parse_set_arguments(args.set), settings)
+    weights, config = prepare(args.weights, parse_set_arguments(args.set))
     sequences = _sequences(args.sequences, args.only, args.max_frames)
     results = {"load_average": os.getloadavg(), "cpu_count": os.cpu_count(), "sequences": {}, "batch": []}
     print(f"{'sequence':18s} {'frames':>6s} {'compile init/step s':>20s} {'init s':>7s} {'mean ms':>8s} "

@@ -163,15 +163,14 @@ def run(args) -> int:
 
     from atom_jax import tracker as atom
     from atom_jax.config import parse_set_arguments
-    from track.api import as_rgb, load_with_settings, make_config
+    from track.api import as_rgb, prepare
     from track.compiled import compile_tracker, timing_stats
 
     box0 = parse_box(args.init)
     overrides = parse_set_arguments(args.set)
     if args.ablation:
         overrides["ablation"] = args.ablation
-    weights, settings = load_with_settings(args.weights)
-    config = make_config(overrides, settings)
+    weights, config = prepare(args.weights, overrides)
     count, frames = frame_source(args.frames, args.video)
     try:
         name0, first = next(frames)

@@ -70,7 +70,7 @@ def _write_video(path, frames, tracks, colors):
 
 def run(args) -> int:
     from track import metrics, plots
-    from track.api import Tracker, load_with_settings, make_config
+    from track.api import Tracker, prepare
     from atom_jax.data import synthetic
 
     if args.frames < 3:
@@ -85,8 +85,8 @@ def run(args) -> int:
     gt = seq.boxes_xywh
 
     results = {}
-    weights, settings = load_with_settings(args.weights)
-    results["ATOM (demo weights)"] = _track(Tracker(weights, make_config({}, settings), 0), frames, gt[0])
+    weights, config = prepare(args.weights)
+    results["ATOM (demo weights)"] = _track(Tracker(weights, config, 0), frames, gt[0])
     np.savetxt(out / "boxes_atom.txt", results["ATOM (demo weights)"][0], fmt="%.2f", delimiter=",")
     if not args.no_csrt:
         from track.baselines import OpenCVTracker

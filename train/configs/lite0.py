@@ -13,8 +13,11 @@ at a quarter of the cost; the test-frame centre jitter is scaled alike (4.5 -> 2
 
 Run (the command used for the committed weights; README gives its time)::
 
-    atom-jax train --config lite0 --workdir runs/lite0 --set data.roots.sequences=../shared/data/train
+    atom-jax train --config lite0 --workdir runs/lite0 --set data.roots.sequences=TRAIN_DIR
     cp runs/lite0/weights.npz atom_jax/weights/demo.npz
+
+with ``TRAIN_DIR`` the folder of training sequences (for the committed weights: the project's shared training
+set, see README "Built-in weights")
 """
 
 from train.configs import atom_default
