@@ -118,13 +118,15 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=60, help="frames per sequence for the tracker part")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-tracker", action="store_true")
+    parser.add_argument("--skip-features", action="store_true")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     import numpy as np
 
     result = {"loadavg_before": os.getloadavg(), "features": {}, "tracker": {}}
-    print("Lite0 block5_expand + block10 of 288x288 patches (ms per call; ratio = PyTorch channels_last / JAX)")
-    for batch in (1, 5):
+    if not args.skip_features:
+        print("Lite0 block5_expand + block10 of 288x288 patches (ms per call; ratio = PyTorch channels_last / JAX)")
+    for batch in () if args.skip_features else (1, 5):
         rows = bench_features(batch, args.rounds, args.threads)
         result["features"][batch] = rows
         ref = rows["torch-channels-last"]["median_ms"]
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
                       f"{result['tracker'][label]['_overall']['init_median_s']:.2f} s")
     result["loadavg_after"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "bench_lite0.json"
+    out = RESULTS / ("bench_lite0_tracker.json" if args.skip_features else "bench_lite0.json")
     out.write_text(json.dumps(result, indent=1))
     print(f"load average before/after: {result['loadavg_before'][0]:.1f} / {result['loadavg_after'][0]:.1f}; wrote {out}")
     return 0
