@@ -52,10 +52,6 @@ def model_spec(cfg: dict) -> dict:
     return model
 
 
-def _iou_layers(cfg: dict) -> tuple[str, str]:
-    return tuple(model_spec(cfg)["iou_layers"])
-
-
 # ------------------------------------------------------------------------------------------------- weights
 
 

@@ -1,12 +1,13 @@
-"""The demo weights (``atom_jax/weights/demo.npz``): the IoU head trained on synthetic sequences over the photos
-bundled with scikit-image (nothing downloaded), on top of a fixed seeded random ResNet-18 (not stored).
+"""An IoU head trained on synthetic sequences only (scikit-image's bundled photos, nothing downloaded, no dataset
+needed), on top of a fixed seeded random ResNet-18 (not stored: the weights file names its seed). This made the
+earlier built-in weights; the built-in weights are now ``lite0``'s (ImageNet EfficientNet-Lite0 features).
 
 Smaller than ATOM's setting so that it trains on a shared 2-core CPU: 128x128 crops with the search area scaled by
 128/288 (so the target has the same size in pixels as in the tracker's 288 crops, about 58 px) and the center
-jitter scaled alike, batches of 8. Run (the command used for the committed weights; see README for its time)::
+jitter scaled alike, batches of 8 (1000 steps took about an hour here)::
 
-    nice -n 10 atom-jax train --config demo --workdir runs/demo
-    cp runs/demo/weights.npz atom_jax/weights/demo.npz
+    atom-jax train --config demo --workdir runs/demo
+    atom-jax track --weights runs/demo/weights.npz ...
 """
 
 from train.configs import atom_default
