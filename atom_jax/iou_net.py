@@ -89,15 +89,16 @@ class AtomIoUNet(nn.Module):
     pred_input_dim: tuple[int, int] = (256, 256)
     pred_inter_dim: tuple[int, int] = (256, 256)
     layers: tuple[str, str] = ("layer2", "layer3")
+    test_dim: tuple[int, int] = (256, 256)  # widths of conv3_1t / conv4_1t (pytracking: 256, fixed)
 
     def setup(self):
         d3, d4 = self.pred_input_dim
         self.conv3_1r = ConvBlock(128)
-        self.conv3_1t = ConvBlock(256)
+        self.conv3_1t = ConvBlock(self.test_dim[0])
         self.conv3_2t = ConvBlock(d3)
         self.fc3_1r = ConvBlock(256, kernel_size=3, padding=0)
         self.conv4_1r = ConvBlock(256)
-        self.conv4_1t = ConvBlock(256)
+        self.conv4_1t = ConvBlock(self.test_dim[1])
         self.conv4_2t = ConvBlock(d4)
         self.fc34_3r = ConvBlock(d3, kernel_size=1, padding=0)
         self.fc34_4r = ConvBlock(d4, kernel_size=1, padding=0)
@@ -128,6 +129,9 @@ class AtomIoUNet(nn.Module):
     def __call__(self, feat_ref, feat_test, box_ref_xywh, proposals_xywh, train: bool = False):
         l3, l4 = self.layers
         modulation = self.get_modulation(feat_ref[l3], feat_ref[l4], box_ref_xywh, train)
+        reps = feat_test[l3].shape[0] // feat_ref[l3].shape[0]
+        if reps > 1:  # T test images per reference, reference-major: each reference modulates its T images
+            modulation = tuple(jnp.repeat(m, reps, axis=0) for m in modulation)
         iou_feat = self.get_iou_feat(feat_test[l3], feat_test[l4], train)
         return self.predict_iou(modulation, iou_feat, proposals_xywh, train)
 
@@ -136,28 +140,32 @@ DEFAULT_LAYERS = ("layer2", "layer3")
 
 
 def init_iou_net(key, input_dim: tuple[int, int] = (128, 256), pred_input_dim: tuple[int, int] = (256, 256),
-                 pred_inter_dim: tuple[int, int] = (256, 256)) -> dict:
+                 pred_inter_dim: tuple[int, int] = (256, 256), test_dim: tuple[int, int] = (256, 256)) -> dict:
     """Random IoU-Net variables ``{"params", "batch_stats"}`` with pytracking's initialisation, for input
-    features of ``input_dim`` channels (stride 8, stride 16; pytracking's default is ResNet-18's (128, 256))."""
+    features of ``input_dim`` channels (stride 8, stride 16; pytracking's default is ResNet-18's (128, 256)).
+    ``test_dim`` are the widths of the test branch's first convolutions (pytracking: 256 each; narrower is a
+    lighter head: those two convolutions on the stride-8 map are most of the IoU-Net's cost)."""
     feat = {"layer2": jnp.zeros((1, 16, 16, input_dim[0]), jnp.float32),
             "layer3": jnp.zeros((1, 8, 8, input_dim[1]), jnp.float32)}
     box = jnp.array([[8.0, 8.0, 32.0, 32.0]], jnp.float32)
-    model = AtomIoUNet(tuple(pred_input_dim), tuple(pred_inter_dim))
+    model = AtomIoUNet(tuple(pred_input_dim), tuple(pred_inter_dim), test_dim=tuple(test_dim))
     variables = jax.jit(model.init)(key, feat, feat, box, box[:, None, :])
     return {"params": variables["params"], "batch_stats": variables["batch_stats"]}
 
 
 def dims(variables) -> dict:
-    """``{"input_dim", "pred_input_dim", "pred_inter_dim"}`` of IoU-Net variables, read off their shapes."""
+    """``{"input_dim", "pred_input_dim", "pred_inter_dim", "test_dim"}`` of IoU-Net variables, read off their
+    shapes."""
     p = variables["params"]
-    return {"input_dim": (int(p["conv3_1r"]["conv"]["kernel"].shape[2]), int(p["conv4_1r"]["conv"]["kernel"].shape[2])),
+    return {"test_dim": (int(p["conv3_1t"]["conv"]["kernel"].shape[3]), int(p["conv4_1t"]["conv"]["kernel"].shape[3])),
+            "input_dim": (int(p["conv3_1r"]["conv"]["kernel"].shape[2]), int(p["conv4_1r"]["conv"]["kernel"].shape[2])),
             "pred_input_dim": (int(p["conv3_2t"]["conv"]["kernel"].shape[3]), int(p["conv4_2t"]["conv"]["kernel"].shape[3])),
             "pred_inter_dim": (int(p["fc3_rt"]["linear"]["kernel"].shape[1]), int(p["fc4_rt"]["linear"]["kernel"].shape[1]))}
 
 
 def _model(variables, layers=DEFAULT_LAYERS) -> AtomIoUNet:
     d = dims(variables)
-    return AtomIoUNet(d["pred_input_dim"], d["pred_inter_dim"], tuple(layers))
+    return AtomIoUNet(d["pred_input_dim"], d["pred_inter_dim"], tuple(layers), d["test_dim"])
 
 
 def get_modulation(variables, feat_ref: dict, box_ref_xywh, layers=DEFAULT_LAYERS):
@@ -182,6 +190,7 @@ def predict_iou(variables, modulation, iou_feat, proposals_xywh):
 def iou_net_forward(variables, feat_ref: dict, feat_test: dict, box_ref_xywh, proposals_xywh, train: bool = False,
                     layers=DEFAULT_LAYERS):
     """Training forward: reference (B) and test (B) features -> predicted IoU (B, N) of ``proposals_xywh``.
+    Test features of ``B T`` images (reference-major) pair each reference with ``T`` test images.
 
     Returns ``(iou, batch_stats)``: with ``train=True`` BatchNorm uses batch statistics and ``batch_stats`` are
     the updated running statistics (PyTorch's momentum 0.1, unbiased variance); with ``train=False`` they are

@@ -63,10 +63,12 @@ def unflatten_tree(flat: dict) -> dict:
 
 
 @lru_cache(maxsize=None)
-def _iou_net_shapes(input_dim=(128, 256), pred_input_dim=(256, 256), pred_inter_dim=(256, 256)) -> dict:
+def _iou_net_shapes(input_dim=(128, 256), pred_input_dim=(256, 256), pred_inter_dim=(256, 256),
+                    test_dim=(256, 256)) -> dict:
     from atom_jax.iou_net import init_iou_net
 
-    shapes = jax.eval_shape(lambda k: init_iou_net(k, input_dim, pred_input_dim, pred_inter_dim), jax.random.PRNGKey(0))
+    shapes = jax.eval_shape(lambda k: init_iou_net(k, input_dim, pred_input_dim, pred_inter_dim, test_dim),
+                            jax.random.PRNGKey(0))
     return {path: tuple(leaf.shape) for path, leaf in flatten_tree(shapes).items()}
 
 
@@ -88,7 +90,7 @@ def expected_shapes(part: str, variables: dict | None = None) -> dict:
             d = dims(variables)
         except (KeyError, TypeError, IndexError):
             return _iou_net_shapes()
-        return _iou_net_shapes(d["input_dim"], d["pred_input_dim"], d["pred_inter_dim"])
+        return _iou_net_shapes(d["input_dim"], d["pred_input_dim"], d["pred_inter_dim"], d["test_dim"])
     raise InputError(f"unknown weights part {part!r}; expected one of {PARTS}")
 
 

@@ -124,3 +124,25 @@ def test_coco_tfds_reads_images_and_boxes(tmp_path, monkeypatch):
 def test_tfds_newest_version_folder_is_chosen_numerically():
     names = ["1.9.0", "1.10.0", "incomplete.tmp", "1.2.3"]
     assert max((pathlib.Path(n) for n in names), key=coco.version_key).name == "1.10.0"
+
+
+def test_image_list_every_box_is_a_one_frame_sequence(tmp_path):
+    import cv2
+
+    from atom_jax.data.registry import open_dataset
+
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[10:20, 5:25] = (0, 0, 255)  # red in BGR
+    cv2.imwrite(str(tmp_path / "a.png"), image)
+    (tmp_path / "annotations.json").write_text(json.dumps([
+        {"file": "a.png", "boxes": [[5, 10, 20, 10], [0, 0, 0, 5]], "labels": ["x", "empty"]}]))
+    ds = open_dataset({"kind": "images", "root": str(tmp_path)})
+    assert not ds.is_video and ds.names == ("a_0",)  # the zero-width box is skipped
+    seq = ds[0]
+    np.testing.assert_array_equal(seq.ground_truth_xywh, [[5, 10, 20, 10]])
+    assert tuple(seq.frame(0)[15, 10]) == (255, 0, 0)  # decoded as RGB
+    (tmp_path / "annotations.json").write_text("[{\"file\": \"a.png\"}]")
+    with pytest.raises(InputError, match="annotations.json: entry 0 needs 'file' and 'boxes'"):
+        open_dataset({"kind": "images", "root": str(tmp_path)})
+    with pytest.raises(InputError, match="image annotations not found"):
+        open_dataset({"kind": "images", "root": str(tmp_path / "missing")})

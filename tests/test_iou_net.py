@@ -156,3 +156,24 @@ def test_pytracking_recorded_iou_features_and_modulation(reference_dir):
     m3, m4 = jax.jit(get_modulation)(weights["iou_net"], feat, rec["iou_target_box"][None])
     assert rel(m3[0], rec["modulation_fc34_3r"].reshape(-1)) < 1e-5
     assert rel(m4[0], rec["modulation_fc34_4r"].reshape(-1)) < 1e-5
+
+
+def test_widths_are_read_off_the_weights():
+    """A lighter head (narrower test branch, prediction and intermediate widths) runs through the same
+    functions: every width comes from the variables' shapes, and the weights check accepts it."""
+    from atom_jax.iou_net import dims, init_iou_net
+    from atom_jax.weights import expected_shapes
+
+    v = init_iou_net(jax.random.PRNGKey(0), (24, 40), (32, 48), (16, 24), test_dim=(40, 56))
+    assert dims(v) == {"input_dim": (24, 40), "pred_input_dim": (32, 48), "pred_inter_dim": (16, 24),
+                       "test_dim": (40, 56)}
+    shapes = expected_shapes("iou_net", v)
+    assert shapes["params/conv3_1t/conv/kernel"] == (3, 3, 24, 40)
+    assert shapes["params/conv3_2t/conv/kernel"] == (3, 3, 40, 32)
+    feat = {"layer2": jnp.ones((2, 16, 16, 24)), "layer3": jnp.ones((2, 8, 8, 40))}
+    box = jnp.array([[8.0, 8.0, 40.0, 40.0]] * 2)
+    mod = get_modulation(v, feat, box)
+    assert mod[0].shape == (2, 32) and mod[1].shape == (2, 48)
+    c3, c4 = get_iou_feat(v, feat)
+    assert c3.shape == (2, 16, 16, 32) and c4.shape == (2, 8, 8, 48)
+    assert predict_iou(v, mod, (c3, c4), box[:, None, :]).shape == (2, 1)

@@ -136,3 +136,42 @@ def test_init_from_weights_files(tiny, tmp_path):
     cfg3 = T.apply_overrides(cfg, [f"init.backbone_weights={tmp_path / 'head.npz'}"])
     with pytest.raises(InputError, match="head.npz: has no 'backbone' weights"):
         T.init_weights(cfg3)
+
+
+def test_several_test_frames_per_reference_are_pairs_sharing_it(tiny):
+    """A batch with T test frames per reference gives the loss of the same pairs written out one by one (the
+    reference repeated): eval mode, so BatchNorm statistics do not depend on the grouping."""
+    import dataclasses
+
+    from train import processing
+
+    cfg, state, _ = tiny
+    spec = loop._spec(cfg, "train")
+    datasets, weights, pcfg = pipeline._build(spec)
+    grouped = processing.make_batch(datasets, weights, dataclasses.replace(pcfg, num_test_frames=3), 0, 0, 2)
+    assert grouped["test_images"].shape[:2] == (2, 3) and grouped["proposal_iou"].shape[:2] == (2, 3)
+    flat = {k: (v.reshape((-1,) + v.shape[2:]) if k.startswith(("test", "proposal")) else np.repeat(v, 3, axis=0))
+            for k, v in grouped.items()}
+    flags = T._flags(cfg)
+    trainable = T.trainable_of(state["weights"], False)
+    loss_g, (_, pred_g) = T.loss_fn(trainable, state["weights"], grouped, train=False, **flags)
+    loss_f, (_, pred_f) = T.loss_fn(trainable, state["weights"], flat, train=False, **flags)
+    np.testing.assert_allclose(np.asarray(pred_g), np.asarray(pred_f), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(loss_g), float(loss_f), rtol=1e-5)
+    # Every proposal's target is its IoU with its own test frame's box (not another frame's).
+    iou = processing.iou_xywh(grouped["test_box_xywh"][:, :, None].astype(np.float64), grouped["proposals_xywh"])
+    np.testing.assert_allclose(grouped["proposal_iou"], 2 * iou - 1, atol=1e-5)
+
+
+def test_optional_dataset_roots_are_dropped_with_their_weight(tmp_path):
+    cfg = load_config("lite0")
+    cfg["data"]["roots"]["sequences"] = str(tmp_path)
+    out = resolve_data(cfg)  # data.roots.extra not set: its two specs are left out
+    assert [s["kind"] for s in out["data"]["train"]] == ["generic", "synthetic"]
+    assert out["data"]["train_weights"] == [1.0, 1.0]
+    cfg = load_config("lite0")
+    cfg["data"]["roots"].update(sequences=str(tmp_path), extra=str(tmp_path / "built"))
+    out = resolve_data(cfg)
+    assert [s.get("root") for s in out["data"]["train"][1:3]] == [str(tmp_path / "built" / "sequences"),
+                                                                    str(tmp_path / "built" / "images")]
+    assert out["data"]["train_weights"] == [1.0, 3.0, 1.0, 1.0]

@@ -102,6 +102,7 @@ def train_and_evaluate(cfg: dict, workdir: str | os.PathLike, progress: bool = T
         (workdir / "config.json").write_text(json.dumps(cfg, indent=1))
     mesh = T.data_mesh()
     bs = cfg["batch_size"]
+    tests = cfg["processing"].get("num_test_frames", 1)  # pairs per batch element
     total = cfg["num_epochs"] * cfg["steps_per_epoch"]
 
     manager = ocp.CheckpointManager(workdir / "checkpoints", options=ocp.CheckpointManagerOptions(
@@ -137,7 +138,7 @@ def train_and_evaluate(cfg: dict, workdir: str | os.PathLike, progress: bool = T
             loss = float(T.host_value(metrics["loss"]))
             dt = time.perf_counter() - t_last
             record = {"step": done, "split": "train", "epoch": step // cfg["steps_per_epoch"] + 1, "loss": loss,
-                      "grad_norm": float(T.host_value(metrics["grad_norm"])), "pairs_per_s": n_last * bs / dt}
+                      "grad_norm": float(T.host_value(metrics["grad_norm"])), "pairs_per_s": n_last * bs * tests / dt}
             _append_metrics(metrics_path, record)
             t_last, n_last = time.perf_counter(), 0
             if bar is not None:

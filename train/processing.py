@@ -15,6 +15,8 @@ Semantics of ltr's ATOM settings (``ltr/train_settings/bbreg/atom.py`` with ``AT
   OpenCV's bilinear resize; the ground-truth box mapped into the crop.
 * **Brightness**: each crop scaled by ``U(1 - b, 1 + b)`` and clipped to the pixel range (ltr: [0, 1], then
   ImageNet-normalised; here the backbone normalises, ImageNet mean/std for ResNet-18).
+* **Several test frames** per train frame (``num_test_frames``; ltr's ATOM: 1): each is one more pair sharing
+  the train frame's crop, so the reference branch and its backbone pass are paid once for them.
 * **Proposals**: 16 per test box, each with a sigma factor drawn from the list; Gaussian noise on center and
   size (std = sigma * sqrt(w h)), rounded to integers, degenerate sizes replaced by ``U(0.15, 0.5) * size``,
   shrinking the noise by 0.9 until IoU > ``min_iou`` (100 tries). Targets ``2 * IoU - 1``.
@@ -51,6 +53,7 @@ class ProcessingConfig:
     grayscale_prob: float = 0.05
     brightness_jitter: float = 0.2  # 0 for validation, as ltr's ToTensor transform
     max_gap: int = 50
+    num_test_frames: int = 1  # test frames per train (reference) frame, each one pair (ltr's ATOM: 1)
 
 
 def iou_xywh(a, b):
@@ -72,6 +75,15 @@ def _visible_ids(visible, lo, hi):
 def sample_pair(rng: np.random.Generator, datasets: Sequence, weights: Sequence[float], max_gap: int):
     """Choose ``(dataset index, sequence index, sequence, train frame, test frame)`` as ltr's ATOMSampler
     ('interval' mode); ``datasets`` are :class:`atom_jax.data.sequence.Dataset` s."""
+    d, s, seq, base, tests = sample_frames(rng, datasets, weights, max_gap, 1)
+    return d, s, seq, base, tests[0]
+
+
+def sample_frames(rng: np.random.Generator, datasets: Sequence, weights: Sequence[float], max_gap: int,
+                  num_test: int):
+    """As :func:`sample_pair` with ``num_test`` test frames, each drawn independently from the visible frames
+    within the gap of the same train frame: ``(dataset index, sequence index, sequence, train frame, [test
+    frames])``. Image datasets repeat their one frame."""
     p = np.asarray(weights, np.float64)
     d = int(rng.choice(len(datasets), p=p / p.sum()))
     ds = datasets[d]
@@ -86,12 +98,12 @@ def sample_pair(rng: np.random.Generator, datasets: Sequence, weights: Sequence[
         raise InputError(f"dataset {ds.name}: no sequence with enough visible frames in 1000 draws")
     base = int(rng.choice(np.flatnonzero(visible)))
     if not ds.is_video:
-        return d, s, seq, base, base
+        return d, s, seq, base, [base] * num_test
     gap = max_gap
     while True:
         cand = _visible_ids(visible, base - gap, base + gap)
         if len(cand):
-            return d, s, seq, base, int(rng.choice(cand))
+            return d, s, seq, base, [int(rng.choice(cand)) for _ in range(num_test)]
         gap += 5
 
 
@@ -171,39 +183,58 @@ def _to_input(rng, crop, brightness_jitter):
 
 def process_pair(rng, train_image, train_box, test_image, test_box, cfg: ProcessingConfig) -> dict:
     """One training pair as arrays (see the module docstring for the steps)."""
+    out = process_group(rng, train_image, train_box, [test_image], [test_box], cfg)
+    return {k: v[0] if k.startswith(("test", "proposal")) else v for k, v in out.items()}
+
+
+def process_group(rng, train_image, train_box, test_images, test_boxes, cfg: ProcessingConfig) -> dict:
+    """One train frame with ``T`` test frames (``T`` pairs sharing their reference) as arrays: ``train_images``
+    (S, S, 3), ``train_box_xywh`` (4,), ``test_images`` (T, S, S, 3), ``test_box_xywh`` (T, 4),
+    ``proposals_xywh`` (T, N, 4), ``proposal_iou`` (T, N). With ``T = 1`` the random draws are those of one
+    pair (ltr's order: grayscale, jitter and crop train then test, brightness, proposals)."""
+    images = [train_image, *test_images]
     if rng.random() < cfg.grayscale_prob:
-        train_image, test_image = (np.repeat(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)[:, :, None], 3, 2)
-                                   for im in (train_image, test_image))
-    out = {}
-    for k, (image, box) in enumerate(((train_image, train_box), (test_image, test_box))):
-        extract = jitter_box(rng, box, cfg.center_jitter[k], cfg.scale_jitter[k])
+        images = [np.repeat(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)[:, :, None], 3, 2) for im in images]
+    crops, boxes = [], []
+    for k, (image, box) in enumerate(zip(images, [train_box, *test_boxes])):
+        j = min(k, 1)  # 0: the train frame, 1: a test frame
+        extract = jitter_box(rng, box, cfg.center_jitter[j], cfg.scale_jitter[j])
         crop, factor = crop_around(image, extract, cfg.search_area_factor, cfg.output_size)
-        prefix = ("train", "test")[k]
-        out[f"{prefix}_box_xywh"] = box_in_crop(box, extract, factor, cfg.output_size).astype(np.float32)
-        out[f"{prefix}_crop"] = crop
-    for k, prefix in enumerate(("train", "test")):
-        out[f"{prefix}_images"] = _to_input(rng, out.pop(f"{prefix}_crop"), cfg.brightness_jitter)
-    props, ious = zip(*(perturb_box(rng, out["test_box_xywh"].astype(np.float64), cfg.min_iou,
-                                    cfg.sigma_factors) for _ in range(cfg.num_proposals)))
-    out["proposals_xywh"] = np.stack(props).astype(np.float32)
-    out["proposal_iou"] = (np.array(ious) * 2 - 1).astype(np.float32)
-    return out
+        boxes.append(box_in_crop(box, extract, factor, cfg.output_size).astype(np.float32))
+        crops.append(crop)
+    inputs = [_to_input(rng, crop, cfg.brightness_jitter) for crop in crops]
+    props, ious = [], []
+    for box in boxes[1:]:
+        p, i = zip(*(perturb_box(rng, box.astype(np.float64), cfg.min_iou, cfg.sigma_factors)
+                     for _ in range(cfg.num_proposals)))
+        props.append(np.stack(p))
+        ious.append(np.array(i))
+    return {"train_box_xywh": boxes[0], "test_box_xywh": np.stack(boxes[1:]), "train_images": inputs[0],
+            "test_images": np.stack(inputs[1:]), "proposals_xywh": np.stack(props).astype(np.float32),
+            "proposal_iou": (np.stack(ious) * 2 - 1).astype(np.float32)}
 
 
 def make_example(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, index: int, stream: int = 0):
     """Example ``index`` of batch ``step``: sampled and processed from ``rng([seed, step, index, stream])``."""
     rng = np.random.default_rng([seed, step, index, stream])
-    _, _, seq, t_train, t_test = sample_pair(rng, datasets, weights, cfg.max_gap)
-    train_image = seq.frame(t_train)
-    test_image = train_image if (t_test == t_train) else seq.frame(t_test)
+    _, _, seq, t_train, t_tests = sample_frames(rng, datasets, weights, cfg.max_gap, cfg.num_test_frames)
+    frames = {t_train: seq.frame(t_train)}
+    for t in t_tests:
+        if t not in frames:
+            frames[t] = seq.frame(t)
     boxes = seq.ground_truth_xywh
-    return process_pair(rng, train_image, boxes[t_train], test_image, boxes[t_test], cfg)
+    out = process_group(rng, frames[t_train], boxes[t_train], [frames[t] for t in t_tests], boxes[t_tests], cfg)
+    if cfg.num_test_frames == 1:  # one pair: no test-frame axis
+        out = {k: v[0] if k.startswith(("test", "proposal")) else v for k, v in out.items()}
+    return out
 
 
 def make_batch(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, batch_size: int,
                stream: int = 0, indices: Sequence[int] | None = None) -> dict:
     """A batch ``{train_images, test_images (B,S,S,3) f32, train_box_xywh, test_box_xywh (B,4),
-    proposals_xywh (B,N,4), proposal_iou (B,N)}``; ``indices`` selects a slice of the batch (data parallel)."""
+    proposals_xywh (B,N,4), proposal_iou (B,N)}``; ``indices`` selects a slice of the batch (data parallel).
+    With ``cfg.num_test_frames = T > 1`` the test entries get a test-frame axis after the batch axis
+    (``test_images`` (B,T,S,S,3), ... ``proposal_iou`` (B,T,N)): ``B T`` pairs, ``B`` references."""
     idx = range(batch_size) if indices is None else indices
     examples = [make_example(datasets, weights, cfg, seed, step, i, stream) for i in idx]
     return {k: np.stack([e[k] for e in examples]) for k in examples[0]}

@@ -41,9 +41,10 @@ FEATURE_LAYERS = ("layer2", "layer3")  # ResNet-18's maps for the IoU-Net (pytra
 def model_spec(cfg: dict) -> dict:
     """``cfg["model"]`` with its defaults: the backbone (a name in :data:`atom_jax.backbones.REGISTRY`), the two
     maps (strides 8 and 16) that feed the IoU-Net and the IoU-Net's widths (pytracking's ``pred_input_dim``,
-    ``pred_inter_dim``; its ``input_dim`` follows from the maps). Defaults: pytracking's ResNet-18 ATOM."""
+    ``pred_inter_dim``, and ``test_dim``, the widths of the test branch's first convolutions; its ``input_dim``
+    follows from the maps). Defaults: pytracking's ResNet-18 ATOM."""
     model = {"backbone": "resnet18", "iou_layers": list(FEATURE_LAYERS), "pred_input_dim": [256, 256],
-             "pred_inter_dim": [256, 256], **cfg.get("model", {})}
+             "pred_inter_dim": [256, 256], "test_dim": [256, 256], **cfg.get("model", {})}
     bbone = backbones.get(model["backbone"])
     bbone.check_layers(model["iou_layers"])
     strides = tuple(bbone.stride(name) for name in model["iou_layers"])
@@ -83,7 +84,8 @@ def init_weights(cfg: dict) -> dict:
         input_dim = tuple(bbone.channels(name) for name in model["iou_layers"])
         head = jax.jit(functools.partial(iou_net.init_iou_net, input_dim=input_dim,
                                          pred_input_dim=tuple(model["pred_input_dim"]),
-                                         pred_inter_dim=tuple(model["pred_inter_dim"])))(
+                                         pred_inter_dim=tuple(model["pred_inter_dim"]),
+                                         test_dim=tuple(model["test_dim"])))(
             jax.random.PRNGKey(init["iou_net_seed"]))
     return {"backbone": backbone, "iou_net": head}
 
@@ -155,12 +157,16 @@ def loss_fn(trainable: dict, weights: dict, batch: dict, *, train: bool, train_b
     feats_ref, stats1 = _features(backbone_vars, norm(batch["train_images"]), bn_train, backbone, iou_layers)
     if stats1 is not None:
         backbone_vars = {**backbone_vars, "batch_stats": stats1}
-    feats_test, stats2 = _features(backbone_vars, norm(batch["test_images"]), bn_train, backbone, iou_layers)
+    test_images, proposals, targets = batch["test_images"], batch["proposals_xywh"], batch["proposal_iou"]
+    if test_images.ndim == 5:  # (B, T, S, S, 3): T test frames per reference, ordered reference-major
+        test_images = test_images.reshape((-1,) + test_images.shape[2:])
+        proposals, targets = proposals.reshape((-1,) + proposals.shape[2:]), targets.reshape(-1, targets.shape[-1])
+    feats_test, stats2 = _features(backbone_vars, norm(test_images), bn_train, backbone, iou_layers)
     if not train_backbone:
         feats_ref, feats_test = jax.lax.stop_gradient((feats_ref, feats_test))
     pred, head_stats = iou_net.iou_net_forward(w["iou_net"], feats_ref, feats_test, batch["train_box_xywh"],
-                                               batch["proposals_xywh"], train=train, layers=iou_layers)
-    loss = jnp.mean(jnp.square(pred - batch["proposal_iou"]))
+                                               proposals, train=train, layers=iou_layers)
+    loss = jnp.mean(jnp.square(pred - targets))
     new_stats = {"iou_net": head_stats, "backbone": stats2 if stats2 is not None else w["backbone"]["batch_stats"]}
     return loss, (new_stats, pred)
 

@@ -86,3 +86,34 @@ def version_key(path: pathlib.Path) -> tuple:
     """``1.10.0`` after ``1.9.0`` (a text sort would pick the older one); names that are not versions first."""
     parts = path.name.split(".")
     return (1, tuple(int(p) for p in parts)) if all(p.isdigit() for p in parts) else (0, (path.name,))
+
+
+def image_list(root, annotations: str = "annotations.json") -> Dataset:
+    """Static images with boxes, as an image dataset (every box a one-frame sequence, paired with itself as ltr
+    pairs COCO): ``root/annotations.json`` is a list of ``{"file": NAME, "boxes": [[x, y, w, h], ...], ...}``
+    with the image at ``root/NAME`` (0-based pixel boxes; the layout the extra-data recipe writes into
+    ``OUT/images``). Boxes without positive area are skipped."""
+    root = pathlib.Path(root)
+    path = root / annotations
+    if not path.is_file():
+        raise InputError(f"image annotations not found: {path}")
+    try:
+        entries = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON ({err})") from None
+    objects = {}
+    for k, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "file" not in entry or "boxes" not in entry:
+            raise InputError(f"{path}: entry {k} needs 'file' and 'boxes'")
+        for j, box in enumerate(entry["boxes"]):
+            box = tuple(float(v) for v in box)
+            if len(box) != 4:
+                raise InputError(f"{path}: entry {k} ({entry['file']}) box {j} has {len(box)} values, expected 4")
+            if box[2] > 0 and box[3] > 0 and all(np.isfinite(box)):
+                objects[f"{pathlib.Path(entry['file']).stem}_{j}"] = (entry["file"], box)
+
+    def load(name):
+        file_name, box = objects[name]
+        return Sequence(name, "images", (str(root / file_name),), np.array([box], dtype=np.float64))
+
+    return Dataset("images", list(objects), load, is_video=False, root=root)

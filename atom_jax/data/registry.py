@@ -12,7 +12,8 @@ Kinds (reader, main arguments): ``generic`` (folders of OTB- or VOT-style sequen
 (``root`` with ``list.txt``), ``video`` (``root`` = the file, ``init_box_xywh``), ``otb``, ``uav``,
 ``uav10fps``, ``nfs`` (``root``), ``lasot`` (``root``, ``split`` train/test/all), ``got10k`` (``root``,
 ``split`` train/val/test), ``trackingnet`` (``root``, ``split`` train/test, ``chunks``), ``coco`` (``root``,
-``split``), ``coco_tfds`` (``split``, ``data_dir``), ``synthetic`` (``num``, ``seed``, ``config``,
+``split``), ``coco_tfds`` (``split``, ``data_dir``), ``images`` (``root`` with ``annotations.json``: static
+images with boxes), ``synthetic`` (``num``, ``seed``, ``config``,
 ``image_folder``).
 """
 
@@ -30,7 +31,7 @@ KINDS: dict[str, Callable[..., Dataset]] = {
     "generic": folders.generic, "vot": folders.vot, "video": folders.video,
     "otb": benchmarks.otb, "uav": benchmarks.uav123, "uav10fps": benchmarks.uav123_10fps, "nfs": benchmarks.nfs,
     "lasot": large.lasot, "got10k": large.got10k, "trackingnet": large.trackingnet,
-    "coco": coco.coco, "coco_tfds": coco.coco_tfds, "synthetic": synthetic.dataset,
+    "coco": coco.coco, "coco_tfds": coco.coco_tfds, "images": coco.image_list, "synthetic": synthetic.dataset,
 }
 
 # The benchmark names of the evaluation CLI (``atom-jax eval --dataset NAME``) and the specs they stand for.

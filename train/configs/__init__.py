@@ -37,12 +37,25 @@ def resolve_data(cfg: dict) -> dict:
     own folder or ``roots.got10k_val`` for validation). Errors when nothing is configured."""
     d = cfg["data"]
     roots = d.get("roots", {})
-    for spec in d["train"] + d["val"]:
-        key = spec.pop("root_key", None)  # a folder given once as data.roots.<key>, used by several specs
-        if key is not None:
-            if not roots.get(key):
-                raise InputError(f"this config reads data.roots.{key}: set it with --set data.roots.{key}=DIR")
-            spec["root"] = roots[key]
+    for split in ("train", "val"):
+        kept, weights = [], []
+        given = d[f"{split}_weights"]
+        for i, spec in enumerate(d[split]):
+            weight = given[i] if len(given) == len(d[split]) else None
+            # A folder given once as data.roots.<key> (plus an optional "subdir"), used by several specs; an
+            # "optional" spec whose root is not set is left out with its weight.
+            key, subdir, optional = spec.pop("root_key", None), spec.pop("subdir", ""), spec.pop("optional", False)
+            if key is not None:
+                if not roots.get(key):
+                    if optional:
+                        continue
+                    raise InputError(f"this config reads data.roots.{key}: set it with --set data.roots.{key}=DIR")
+                spec["root"] = str(pathlib.Path(roots[key]) / subdir) if subdir else roots[key]
+            kept.append(spec)
+            weights.append(weight)
+        if len(d[f"{split}_weights"]) == len(d[split]):
+            d[f"{split}_weights"] = weights
+        d[split] = kept
     if not d["train"]:
         kinds = {"lasot": {}, "got10k": {}, "trackingnet": {"chunks": [0, 1, 2, 3]}, "coco": {}}
         d["train"] = [{"kind": k, "root": roots[k], **extra} for k, extra in kinds.items() if roots.get(k)]

@@ -37,20 +37,25 @@ def get_config() -> dict:
     cfg = atom_default.get_config()
     scale = 144 / 288
     cfg["model"] = {"backbone": "efficientnet_lite0", "iou_layers": ["block5_expand", "block10"],
-                    "pred_input_dim": [256, 256], "pred_inter_dim": [256, 256]}
+                    "pred_input_dim": [128, 128], "pred_inter_dim": [128, 128], "test_dim": [128, 128]}
     cfg["init"]["backbone_weights"] = "pretrained"
+    extra_val = [f"full_{name}" for name in VAL_NAMES]  # the same videos at full length: held out as well
     cfg["data"].update({
-        "roots": {"sequences": ""},
+        "roots": {"sequences": "", "extra": ""},
         "train": [{"kind": "generic", "root_key": "sequences", "exclude": VAL_NAMES},
+                  {"kind": "generic", "root_key": "extra", "subdir": "sequences", "exclude": extra_val,
+                   "optional": True},
+                  {"kind": "images", "root_key": "extra", "subdir": "images", "optional": True},
                   {"kind": "synthetic", "num": 2000, "seed": 1, "config": SYNTH}],
-        "train_weights": [3.0, 1.0],
+        "train_weights": [1.0, 3.0, 1.0, 1.0],
         "val": [{"kind": "generic", "root_key": "sequences", "names": VAL_NAMES}],
         "val_weights": [1.0],
     })
     cfg["processing"].update({"output_size": 144, "search_area_factor": 5.0 * scale,
-                              "center_jitter": [0.0, 4.5 * scale]})
-    # 1750 steps, learning rate 1e-3 then x0.2 from step 1500; validation every 500 steps.
-    cfg.update({"batch_size": 16, "num_epochs": 7, "steps_per_epoch": 250, "lr_decay_epochs": 6,
-                "val_every_epochs": 2, "val_steps": 20, "num_workers": 1, "prefetch": 3,
-                "checkpoint_every_steps": 50, "log_every_steps": 10, "tracker": dict(TRACKER)})
+                              "center_jitter": [0.0, 4.5 * scale], "num_proposals": 64, "num_test_frames": 4})
+    # Batches of 8 references with 4 test frames each (32 pairs, 64 proposals per pair); 1000-step epochs,
+    # learning rate 1e-3 then x0.2 from epoch 6; validation (40 batches of held-out pairs) every epoch.
+    cfg.update({"batch_size": 8, "num_epochs": 8, "steps_per_epoch": 1000, "lr_decay_epochs": 6,
+                "val_every_epochs": 1, "val_steps": 40, "num_workers": 1, "prefetch": 4,
+                "checkpoint_every_steps": 250, "log_every_steps": 50, "tracker": dict(TRACKER)})
     return cfg
