@@ -47,22 +47,28 @@ def main(argv=None) -> int:
     parser.add_argument("--names", default=",".join(VAL_NAMES), help="validation sequences (comma separated)")
     parser.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "tune_tracker"))
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1,
+                        help="sequences tracked at once by the vmapped tracker (fewer compilations: one canvas)")
+    parser.add_argument("--baselines", default="", help="other trackers to score alongside, e.g. csrt")
     args = parser.parse_args(argv)
 
     sequences = load_dataset("generic", args.root, args.names.split(","))
-    candidates = [parse_candidate(c) for c in (args.candidate or ["default:"])]
+    candidates = [("atom", *parse_candidate(c)) for c in (args.candidate or ["default:"])]
+    candidates += [(name, name, {}) for name in filter(None, args.baselines.split(","))]
     rows = {}
-    for label, overrides in candidates:
+    for tracker, label, overrides in candidates:
         folder = pathlib.Path(args.results) / label
         t0 = time.perf_counter()
-        report = runner.evaluate(sequences, "atom", folder, weights=args.weights, overrides=overrides, runs=args.runs)
+        report = runner.evaluate(sequences, tracker, folder, weights=args.weights if tracker == "atom" else None,
+                                 overrides=overrides, runs=args.runs, batch=args.batch)
         if report.failed:
             print(f"{label}: failed: {report.failed}")
             continue
         summary = scoring.score_results(sequences, folder)
         rows[label] = {**summary["overall"], "overrides": overrides, "seconds": time.perf_counter() - t0}
         print(f"{label:24s} AUC {rows[label]['AUC']:5.1f}  OP50 {rows[label]['OP50']:5.1f}  "
-              f"Prec {rows[label]['Precision']:5.1f}  ({rows[label]['seconds']:.0f} s)", flush=True)
+              f"OP75 {rows[label]['OP75']:5.1f}  Prec {rows[label]['Precision']:5.1f}  ({rows[label]['seconds']:.0f} s)",
+              flush=True)
     out = REPO / "benchmarks" / "results" / "tune_tracker.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"weights": args.weights, "sequences": [s.name for s in sequences], "rows": rows},

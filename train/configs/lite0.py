@@ -53,9 +53,9 @@ def get_config() -> dict:
     })
     cfg["processing"].update({"output_size": 144, "search_area_factor": 5.0 * scale,
                               "center_jitter": [0.0, 4.5 * scale], "num_proposals": 64, "num_test_frames": 4})
-    # Batches of 8 references with 4 test frames each (32 pairs, 64 proposals per pair); 1000-step epochs,
-    # learning rate 1e-3 then x0.2 from epoch 6; validation (40 batches of held-out pairs) every epoch.
-    cfg.update({"batch_size": 8, "num_epochs": 8, "steps_per_epoch": 1000, "lr_decay_epochs": 6,
-                "val_every_epochs": 1, "val_steps": 40, "num_workers": 1, "prefetch": 4,
+    # Batches of 8 references with 4 test frames each (32 pairs, 64 proposals per pair); 4500 steps, learning
+    # rate 1e-3 then x0.2 from step 3500; validation (40 batches of held-out pairs) every 1000 steps.
+    cfg.update({"batch_size": 8, "num_epochs": 9, "steps_per_epoch": 500, "lr_decay_epochs": 7,
+                "val_every_epochs": 2, "val_steps": 40, "num_workers": 1, "prefetch": 4,
                 "checkpoint_every_steps": 250, "log_every_steps": 50, "tracker": dict(TRACKER)})
     return cfg
