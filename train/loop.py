@@ -146,7 +146,8 @@ def train_and_evaluate(cfg: dict, workdir: str | os.PathLike, progress: bool = T
         if bar is not None:
             bar.update(1)
         epoch_end = done % cfg["steps_per_epoch"] == 0
-        if epoch_end and cfg["val_steps"] and (done // cfg["steps_per_epoch"]) % cfg["val_every_epochs"] == 0:
+        val_due = epoch_end and (done // cfg["steps_per_epoch"]) % cfg["val_every_epochs"] == 0
+        if cfg["val_steps"] and (val_due or done == total):  # and always after the last step
             _append_metrics(metrics_path, {"step": done, "split": "val", "epoch": done // cfg["steps_per_epoch"],
                                            "loss": validate(cfg, eval_step, state, mesh, done)})
         if done % cfg["checkpoint_every_steps"] == 0 or done == total:
