@@ -79,14 +79,20 @@ def _python(script, devices=None, timeout=1500):
 @pytest.mark.slow
 def test_slots_sharded_over_2_and_4_devices_equal_one_device():
     """Three sequences (two frame sizes) over 1, 2 and 4 forced host devices: 3 slots, then 4 (one idle slot
-    added to make a multiple of 2), then 4; the states are sharded on the batch axis; boxes as on one device."""
+    added to make a multiple of 2), then 4; the states are sharded on the batch axis; boxes as on one device.
+    Without ``num_devices`` (``atom-jax eval`` without ``--devices``) a batch uses min(local devices, batch)."""
     out = _python("""
         import jax, numpy as np
         from jax.sharding import PartitionSpec as P
+        from track import devices
+        from track.api import BatchTracker
         from tests.test_scale import staggered_batch_run, synthetic_sequences
-        from tests.test_tracker import random_weights
+        from tests.test_tracker import SMALL, random_weights
         assert jax.local_device_count() == 4
         w, seqs = random_weights(), synthetic_sequences()
+        assert [devices.local_mesh(None, b).size for b in (1, 2, 3, 4, 9)] == [1, 2, 3, 4, 4]
+        assert devices.local_mesh().size == 4 and devices.local_mesh(3, 1).size == 3
+        assert [BatchTracker(w, SMALL, 0, b).mesh.size for b in (2, 6)] == [2, 4]
         ref, trk = staggered_batch_run(w, seqs, num_devices=1)
         assert trk.num_slots == 3
         for n, slots in [(2, 4), (4, 4)]:
@@ -271,27 +277,45 @@ def test_split_is_deterministic_balanced_and_complete():
     assert split(seqs[:1], 3, 2) == []
 
 
-def test_gather_keeps_waiting_after_a_timeout(monkeypatch, capsys):
-    """Process 0 of 2 publishes its report and waits for process 1, which takes longer than one wait."""
+def test_gather_keeps_waiting_for_a_late_process(tmp_path, monkeypatch, capsys):
+    """Process 0 of 2 publishes its report and waits for process 1's, which comes after more than one wait;
+    then both reports come back in process order, the barrier is passed and process 0 removes the reports."""
+    import json
+    import types
+
+    from jax.experimental import multihost_utils
+
     from track import hosts
 
-    class Client:
-        def __init__(self):
-            self.store, self.timeouts = {"atom_jax_eval/ope/x/1": '{"finished": ["b"]}'}, 1
-
-        def key_value_set(self, key, value):
-            self.store[key] = value
-
-        def blocking_key_value_get(self, key, timeout_ms):
-            if key.endswith("/1") and self.timeouts:
-                self.timeouts -= 1
-                raise jax.errors.JaxRuntimeError("DEADLINE_EXCEEDED: GetKeyValue() timed out")
-            return self.store[key]
-
-    monkeypatch.setattr(hosts, "_client", Client)
+    monkeypatch.setitem(hosts._run, "id", "run1")
     monkeypatch.setattr(jax, "process_count", lambda: 2)
-    assert hosts.gather("ope/x", {"finished": ["a"]}) == [{"finished": ["a"]}, {"finished": ["b"]}]
-    assert "process 0: waiting for process 1" in capsys.readouterr().err
+    monkeypatch.setattr(hosts, "WAIT_S", 1.0)
+    monkeypatch.setattr(hosts, "POLL_S", 0.25)
+    barriers = []
+    monkeypatch.setattr(multihost_utils, "sync_global_devices", barriers.append)
+    sleeps = []
+
+    def sleep(seconds):  # process 1 writes its report after 6 polls (1.5 "seconds": one "waiting" line)
+        sleeps.append(seconds)
+        if len(sleeps) == 6:
+            (tmp_path / hosts.FOLDER / "run1-ope_x-1.json").write_text(json.dumps({"finished": ["b"]}))
+
+    monkeypatch.setattr(hosts, "time", types.SimpleNamespace(sleep=sleep))
+    assert hosts.gather(tmp_path, "ope/x", {"finished": ["a"]}) == [{"finished": ["a"]}, {"finished": ["b"]}]
+    assert capsys.readouterr().err.count("process 0: waiting for process 1 to finish ope/x") == 1
+    assert barriers == ["atom_jax_eval ope/x read"]
+    assert not (tmp_path / hosts.FOLDER).exists()
+
+
+def test_no_private_jax_imports():
+    """Only public JAX APIs: no import of JAX's private package in the code, tests and benchmarks."""
+    import re
+
+    pattern = re.compile(r"\bjax\._" + r"src\b")  # split so that this file does not match itself
+    found = [f"{path.relative_to(REPO)}:{i}" for folder in ("atom_jax", "track", "train", "benchmarks", "tests")
+             for path in sorted((REPO / folder).rglob("*.py"))
+             for i, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not found, f"jax private API used at {', '.join(found)}"
 
 
 def _free_port():
