@@ -17,8 +17,16 @@ N GPUs would see. The tracker runs the default config with pytracking's random r
     python benchmarks/bench_eval_scale.py --weights ../shared/reference/pytracking_atom_seed0/atom_random_seed0.pth \
         --sequences ../shared/data/sequences [--devices 1,2,4] [--batches 1,2,4,8] [--steps 10]
 
-Prints a table and writes benchmarks/results/bench_eval_scale.json (with the load average: timings on a
-shared machine are noisy).
+On a machine with accelerators (``benchmarks/gpu_check.sh``), ``--devices local`` measures this process's own
+devices (no forced host devices), ``--synthetic N`` renders N synthetic sequences into a temporary folder
+(:mod:`atom_jax.data.synthetic`, nothing needed beside the repository), ``--weights`` left out takes the built-in
+weights and ``--set NAME=VALUE`` changes tracker settings::
+
+    python benchmarks/bench_eval_scale.py --devices local --synthetic 8 --batches 1,2,4,8,16,32,64 \
+        --out "$OUT/bench_eval_scale.json"
+
+Prints a table and writes benchmarks/results/bench_eval_scale.json or ``--out`` (with the load average: timings
+on a shared machine are noisy), rewritten after every row, so a run cut short keeps the rows it measured.
 """
 
 from __future__ import annotations
@@ -34,8 +42,9 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def measure(weights: str, root: str, batches: list[int], steps: int) -> list[dict]:
-    """In this process (its device count fixed at start-up): one row per batch size."""
+def measure(weights: str | None, root: str, batches: list[int], steps: int, overrides: dict,
+            on_row=None) -> list[dict]:
+    """In this process (its device count fixed at start-up): one row per batch size; ``on_row(rows)`` after each."""
     import itertools
 
     import jax
@@ -47,7 +56,7 @@ def measure(weights: str, root: str, batches: list[int], steps: int) -> list[dic
     sequences = load_dataset("generic", pathlib.Path(root))
     rows = []
     for batch in batches:
-        trk = make_batch_tracker(weights, {}, 0, batch)
+        trk = make_batch_tracker(weights, overrides, 0, batch)
         chosen = list(itertools.islice(itertools.cycle(sequences), batch))
         streams = [itertools.chain.from_iterable(s.images() for s in itertools.repeat(seq)) for seq in chosen]
         for slot, (seq, frames) in enumerate(zip(chosen, streams)):
@@ -72,41 +81,96 @@ def measure(weights: str, root: str, batches: list[int], steps: int) -> list[dic
                      "frames_per_second": batch / loop_s, "loop_ms": loop_s * 1e3, "step_ms": step_s * 1e3,
                      "outside_fraction": max(0.0, 1.0 - step_s / loop_s)})
         print(json.dumps(rows[-1]), flush=True)
+        if on_row:
+            on_row(rows)
     return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", required=True)
-    parser.add_argument("--sequences", required=True)
-    parser.add_argument("--devices", default="1,2,4")
-    parser.add_argument("--batches", default="1,2,4,8")
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    batches = [int(b) for b in args.batches.split(",")]
-    if args.child:
-        measure(args.weights, args.sequences, batches, args.steps)
-        return 0
-    rows = []
-    for n in (int(d) for d in args.devices.split(",")):
-        env = dict(os.environ, PYTHONPATH=str(REPO), XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
-        mine = ",".join(str(b) for b in batches if b >= n)  # fewer sequences than devices leaves devices idle
-        out = subprocess.run([sys.executable, __file__, "--child", "--weights", args.weights, "--sequences",
-                              args.sequences, "--batches", mine, "--steps", str(args.steps)],
-                             env=env, cwd=REPO, capture_output=True, text=True, check=True).stdout
-        rows += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+def synthetic_sequences(folder: pathlib.Path, num: int, num_frames: int, frame_wh: tuple[int, int]) -> str:
+    """``num`` synthetic sequences (seed 0) written in the OTB layout under ``folder``; returns the folder."""
+    import numpy as np
+
+    from atom_jax.data import synthetic
+
+    config = synthetic.SyntheticConfig(num_frames=num_frames, frame_wh=frame_wh)
+    images = synthetic.bundled_images()
+    for i in range(num):
+        seed = int(np.random.SeedSequence([0, i]).generate_state(1)[0])
+        synthetic.write_sequence(synthetic.make_sequence(seed, images, config), folder / f"synthetic_{i}")
+    return str(folder)
+
+
+def print_table(rows: list[dict]) -> None:
     print(f"{'devices':>7s} {'batch':>5s} {'slots':>5s} {'frames/s':>9s} {'loop ms':>8s} {'step ms':>8s} "
           f"{'outside':>8s}")
     for r in rows:
         print(f"{r['devices']:7d} {r['batch']:5d} {r['slots']:5d} {r['frames_per_second']:9.2f} "
               f"{r['loop_ms']:8.1f} {r['step_ms']:8.1f} {r['outside_fraction']:8.1%}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default=None, help="ATOM weights (default: the built-in weights)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sequences", help="a folder of sequences (generic layout)")
+    source.add_argument("--synthetic", type=int, metavar="N", help="N synthetic sequences instead (seed 0)")
+    parser.add_argument("--synthetic-frames", type=int, default=30, help="frames per synthetic sequence")
+    parser.add_argument("--synthetic-size", default="640x360", help="synthetic frame size WxH")
+    parser.add_argument("--devices", default="1,2,4",
+                        help="forced host device counts, one subprocess each; 'local': this process's devices")
+    parser.add_argument("--batches", default="1,2,4,8")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="tracker setting override (repeatable)")
+    parser.add_argument("--out", type=pathlib.Path, default=REPO / "benchmarks" / "results" / "bench_eval_scale.json")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
+    if args.synthetic is not None and not args.child:
+        import tempfile
+
+        w, h = (int(v) for v in args.synthetic_size.lower().split("x"))
+        with tempfile.TemporaryDirectory(prefix="bench_eval_scale_") as tmp:
+            args.sequences = synthetic_sequences(pathlib.Path(tmp), args.synthetic, args.synthetic_frames, (w, h))
+            return run(args, batches)
+    return run(args, batches)
+
+
+def run(args, batches: list[int]) -> int:
+    from track.runner import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    if args.child:
+        measure(args.weights, args.sequences, batches, args.steps, overrides)
+        return 0
+    meta = {"cpu_count": os.cpu_count(), "steps": args.steps, "weights": args.weights or "built-in",
+            "overrides": overrides, "sequences": "synthetic" if args.synthetic is not None else args.sequences}
+
+    def write(rows):
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"rows": rows, **meta, "load_average_end": os.getloadavg()}, indent=2) + "\n")
+
+    if args.devices == "local":
+        import jax
+
+        meta["devices"] = [str(d) for d in jax.local_devices()]
+        rows = measure(args.weights, args.sequences, batches, args.steps, overrides, on_row=write)
+        print_table(rows)
+        print(f"wrote {args.out}")
+        return 0
+    rows = []
+    for n in (int(d) for d in args.devices.split(",")):
+        env = dict(os.environ, PYTHONPATH=str(REPO), XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+        mine = ",".join(str(b) for b in batches if b >= n)  # fewer sequences than devices leaves devices idle
+        cmd = [sys.executable, __file__, "--child", "--sequences", args.sequences, "--batches", mine,
+               "--steps", str(args.steps), *(a for o in args.overrides for a in ("--set", o))]
+        cmd += ["--weights", args.weights] if args.weights else []
+        out = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=True).stdout
+        rows += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        write(rows)
+    print_table(rows)
     print(f"(forced host devices on {os.cpu_count()} CPU cores: the cores, not the devices, are the limit)")
-    out = REPO / "benchmarks" / "results" / "bench_eval_scale.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": rows, "cpu_count": os.cpu_count(), "load_average_end": os.getloadavg(),
-                               "steps": args.steps}, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -8,6 +8,9 @@ workers overlap with the step. Repeats are interleaved (JAX, torch, JAX, ...) an
 because other jobs share this machine.
 
     python benchmarks/bench_train.py [--batch 8] [--size 288] [--repeats 5]
+
+``--no-torch`` times the JAX step alone (weights from the config's seeded initialisation; no PyTorch needed:
+what ``benchmarks/gpu_check.sh`` runs on an accelerator), ``--out`` names the JSON file.
 """
 
 from __future__ import annotations
@@ -33,12 +36,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--size", type=int, default=288, help="crop size (ATOM: 288)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-torch", action="store_true", help="time the JAX step only")
+    ap.add_argument("--out", type=pathlib.Path, default=ROOT / "benchmarks" / "results" / "bench_train.json")
     args = ap.parse_args()
 
-    import torch
-
-    from atom_jax.convert import convert_state_dict
-    from tests.parity.torch_networks import TorchAtomIoUNet, TorchResNet18, randomize_, state_dict_numpy
     from train import loop, pipeline
     from train import train as T
     from train.configs import load_config, resolve_data
@@ -54,18 +55,41 @@ def main() -> None:
     batches = [b for _, b in pipeline.batches(spec, range(args.repeats + 1), args.batch)]
     t_data = (time.perf_counter() - t) / len(batches)
 
-    backbone = randomize_(TorchResNet18(), seed=1).eval()
-    head = randomize_(TorchAtomIoUNet(), seed=2).train()
-    state_dict = {**state_dict_numpy(backbone, "feature_extractor."), **state_dict_numpy(head, "bb_regressor.")}
-    weights, _ = convert_state_dict(state_dict, "bench")
+    if args.no_torch:
+        weights = T.init_weights(cfg)
+    else:
+        import torch
+
+        from atom_jax.convert import convert_state_dict
+        from tests.parity.torch_networks import TorchAtomIoUNet, TorchResNet18, randomize_, state_dict_numpy
+
+        backbone = randomize_(TorchResNet18(), seed=1).eval()
+        head = randomize_(TorchAtomIoUNet(), seed=2).train()
+        state_dict = {**state_dict_numpy(backbone, "feature_extractor."), **state_dict_numpy(head, "bb_regressor.")}
+        weights, _ = convert_state_dict(state_dict, "bench")
     trainable = T.trainable_of(weights, False)
     state = {"step": np.zeros((), np.int32), "weights": weights, "opt_state": T.make_optimizer(cfg).init(trainable)}
     state = jax.tree_util.tree_map(jax.numpy.asarray, state)
     step = T.make_train_step(cfg)
-    t = time.perf_counter()
-    state, m = step(state, batches[0])
-    jax.block_until_ready(m)
-    t_compile = time.perf_counter() - t
+
+    def jax_step(b):
+        nonlocal state
+        t = time.perf_counter()
+        state, m = step(state, b)
+        jax.block_until_ready(m)
+        return time.perf_counter() - t
+
+    t_compile = jax_step(batches[0])
+    if args.no_torch:
+        t_jax = [jax_step(b) for b in batches[1:]]
+        jm = statistics.median(t_jax)
+        print(f"batch {args.batch} pairs, {args.size}x{args.size} crops, 16 proposals/pair, {args.repeats} repeats "
+              f"(median) on {jax.devices()[0].platform}: JAX jitted train_step {jm:.4f} s/step, "
+              f"{args.batch / jm:.1f} pairs/s (compile {t_compile:.1f} s); host batch making {t_data:.3f} s")
+        write_json(args.out, {"batch": args.batch, "size": args.size, "repeats": args.repeats, "jax_step_s": t_jax,
+                              "pairs_per_second": args.batch / jm, "data_s_per_batch": t_data,
+                              "jax_compile_s": t_compile, "device": str(jax.devices()[0])})
+        return
 
     head_t = copy.deepcopy(head)
     opt = torch.optim.Adam(head_t.parameters(), lr=1e-3)
@@ -87,10 +111,7 @@ def main() -> None:
     torch_step(batches[0])  # warm-up
     t_jax, t_torch = [], []
     for b in batches[1:]:
-        t = time.perf_counter()
-        state, m = step(state, b)
-        jax.block_until_ready(m)
-        t_jax.append(time.perf_counter() - t)
+        t_jax.append(jax_step(b))
         t = time.perf_counter()
         torch_step(b)
         t_torch.append(time.perf_counter() - t)
@@ -104,12 +125,15 @@ def main() -> None:
     for name, s, p in rows:
         print(f"{name:32s} {s:8.3f} {p:8.2f}")
     print(f"JAX step speed-up over PyTorch: {tm / jm:.2f}x (min times: {min(t_torch) / min(t_jax):.2f}x)")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_train.json").write_text(json.dumps({
+    write_json(args.out, {
         "batch": args.batch, "size": args.size, "repeats": args.repeats, "jax_step_s": t_jax,
         "torch_step_s": t_torch, "data_s_per_batch": t_data, "jax_compile_s": t_compile,
-        "speedup_median": tm / jm, "torch_threads": torch.get_num_threads()}, indent=1))
+        "speedup_median": tm / jm, "torch_threads": torch.get_num_threads()})
+
+
+def write_json(path: pathlib.Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**record, "load_average_end": os.getloadavg()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -183,8 +183,9 @@ class BatchTracker:
 
     ``images`` is a list of ``B`` frames, ``None`` for idle slots (their state is kept, their row is NaN).
     Each slot uses the same key as :class:`Tracker` with the same seed, so results match single runs.
-    The slots are sharded over ``num_devices`` local devices (default: all; :mod:`track.devices`); ``B`` is
-    rounded up to a multiple of the device count with slots that stay idle (``num_slots``). ``last_aux``: the
+    The slots are sharded over ``num_devices`` local devices (default: ``min(local devices, B)``;
+    :mod:`track.devices`); ``B`` is rounded up to a multiple of the device count with slots that stay idle
+    (``num_slots``). ``last_aux``: the
     last step's diagnostics per slot (``num_slots`` rows), fetched when read.
     """
 
@@ -194,7 +195,7 @@ class BatchTracker:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
         if update not in atom.BATCH_UPDATES:
             raise InputError(f"batch update must be one of {atom.BATCH_UPDATES}, got {update!r}")
-        self.mesh = devices.local_mesh(num_devices)
+        self.mesh = devices.local_mesh(num_devices, batch_size)
         self.config, self.seed, self.batch_size = config, int(seed), int(batch_size)
         self.num_slots = devices.num_slots(batch_size, self.mesh)
         self.weights = devices.replicate(weights, self.mesh)
@@ -267,7 +268,7 @@ class BatchTracker:
 
 def make_batch_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0, batch_size: int = 1,
                        num_devices: int | None = None):
-    """A :class:`BatchTracker` with ``batch_size`` slots over ``num_devices`` local devices (default: all);
-    weights as :func:`make_tracker`."""
+    """A :class:`BatchTracker` with ``batch_size`` slots over ``num_devices`` local devices (default:
+    min(local devices, batch_size)); weights as :func:`make_tracker`."""
     weights, config = prepare(weights_path, overrides)
     return BatchTracker(weights, config, seed, batch_size, num_devices=num_devices)

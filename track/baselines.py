@@ -114,8 +114,8 @@ def make_tracker(name: str, weights=None, overrides: dict | None = None, seed: i
 
 def make_batch_tracker(name: str, weights=None, overrides: dict | None = None, seed: int = 0,
                        batch_size: int = 1, devices: int | None = None):
-    """A batch tracker: ATOM's vmapped one (slots sharded over ``devices`` local devices, default all), or
-    :class:`SequentialBatch` over the OpenCV trackers."""
+    """A batch tracker: ATOM's vmapped one (slots sharded over ``devices`` local devices, default
+    min(local devices, batch_size)), or :class:`SequentialBatch` over the OpenCV trackers."""
     if name == "atom":
         return _atom_api().make_batch_tracker(weights, dict(overrides or {}), seed, batch_size, devices)
     make_tracker(name, weights, overrides, seed)  # validates the name and options

@@ -5,10 +5,10 @@ Example (the README's table: several trackers in one command, each into ``<resul
     atom-jax eval --dataset generic --root path/to/sequences --tracker atom,csrt,kcf,mil \
         --weights atom.npz --results results/shared
 
-``--batch B`` tracks B sequences in lockstep with their slots sharded over every local device (``--devices N``
-uses the first N). Across processes or hosts run the same command in each with ``--coordinator HOST:PORT
---num-processes N --process-id I`` (and a results folder they all see): each tracks its share of the
-sequences (:func:`track.runner.split`), and process 0 prints the merged score once all are done
+``--batch B`` tracks B sequences in lockstep with their slots sharded over the first min(B, local devices)
+devices (``--devices N``: the first N). Across processes or hosts run the same command in each with
+``--coordinator HOST:PORT --num-processes N --process-id I`` (and a results folder they all see): each tracks its
+share of the sequences (:func:`track.runner.split`), and process 0 prints the merged score once all are done
 (:mod:`track.hosts`).
 
 A video without ground truth: ``atom-jax eval --dataset video --root clip.mp4 --init x,y,w,h --results R``.
@@ -40,7 +40,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first run")
     parser.add_argument("--batch", type=int, default=1, help="sequences tracked in lockstep (vmapped ATOM)")
     parser.add_argument("--devices", type=int, default=None,
-                        help="with --batch: local devices the slots are sharded over (default: all)")
+                        help="with --batch: local devices the slots are sharded over "
+                             "(default: min(local devices, --batch))")
     parser.add_argument("--coordinator", default=None,
                         help="several processes/hosts: jax.distributed coordinator HOST:PORT (process 0's host)")
     parser.add_argument("--num-processes", type=int, default=1, help="with --coordinator: number of processes")
@@ -98,7 +99,7 @@ def run(args) -> int:
         if args.protocol == "reset":
             counts = _run_reset(args, name, folder, sequences, opts)
             if num_processes > 1:
-                counts = {k: sum(c[k] for c in hosts.gather(f"reset/{name}", counts)) for k in counts}
+                counts = {k: sum(c[k] for c in hosts.gather(folder, f"reset/{name}", counts)) for k in counts}
             if process_id == 0:
                 print(f"{name}: tracked {counts['finished']}, already done {counts['skipped']} -> {folder}")
                 _score_reset(args, folder, all_sequences)
@@ -109,7 +110,7 @@ def run(args) -> int:
         if num_processes > 1:
             print(f"process {process_id}, {name}: tracked {len(report.finished)}, already done "
                   f"{len(report.skipped)}, failed {len(report.failed)}", flush=True)
-            parts = hosts.gather(f"ope/{name}", report._asdict())
+            parts = hosts.gather(folder, f"ope/{name}", report._asdict())
             report = runner.RunReport(*([x for part in parts for x in part[field]]
                                         for field in runner.RunReport._fields))
             if process_id != 0:

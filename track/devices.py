@@ -31,10 +31,14 @@ from atom_jax.errors import InputError
 BATCH_AXIS = "batch"
 
 
-def local_mesh(num_devices: int | None = None) -> Mesh:
-    """A 1-D mesh ``("batch",)`` over the first ``num_devices`` devices of this process (default: all)."""
+def local_mesh(num_devices: int | None = None, batch_size: int | None = None) -> Mesh:
+    """A 1-D mesh ``("batch",)`` over the first ``num_devices`` devices of this process (default: all, or
+    ``min(local devices, batch_size)`` given the batch size, so that no device holds only idle slots)."""
     devices = jax.local_devices()
-    n = len(devices) if num_devices is None else int(num_devices)
+    if num_devices is None:
+        n = len(devices) if batch_size is None else max(1, min(len(devices), int(batch_size)))
+    else:
+        n = int(num_devices)
     if not 1 <= n <= len(devices):
         raise InputError(f"--devices must be between 1 and the {len(devices)} local device(s), got {n}")
     return Mesh(np.asarray(devices[:n]), (BATCH_AXIS,))

@@ -12,7 +12,8 @@
 * Times are wall-clock seconds measured after the device has finished (the trackers block in ``initialize``
   and fetch the boxes in ``update``), so the initialisation's cost is not moved into frame 2 by JAX's
   asynchronous dispatch. Progress bars show frames/s from the first tracked frame on (compilation excluded).
-* Batched ATOM shards its slots over ``devices`` local devices (default all, :mod:`track.devices`).
+* Batched ATOM shards its slots over ``devices`` local devices (default min(local devices,
+  batch), :mod:`track.devices`).
 * Several processes (``atom-jax eval --num-processes``) each take a share of the sequences: :func:`split`.
 """
 
