@@ -167,7 +167,7 @@ def validate(config: TrackerConfig) -> None:
         problems.append("min_image_sample_size must equal max_image_sample_size (fixed patch shape)")
     from atom_jax import optimizers, solvers
 
-    problems += optimizers.validate_name(config.optimizer)
+    problems += optimizers.validate(config)
     if config.gn_operator not in solvers.OPERATORS:
         problems.append(f"gn_operator {config.gn_operator!r} is not one of {solvers.OPERATORS}")
     if config.gd_iter_factor < 1:

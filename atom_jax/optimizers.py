@@ -255,8 +255,9 @@ class _Measured:
         return new, state, stats
 
 
-def validate_name(optimizer) -> list[str]:
-    """Problems with a config's ``optimizer`` value (empty when it is usable)."""
+def validate(config) -> list[str]:
+    """Problems with a config's ``optimizer`` and ``optax_learning_rate`` (empty when they are usable)."""
+    optimizer = config.optimizer
     if isinstance(optimizer, UserOptimizer) or optimizer in BUILT_IN:
         return []
     if isinstance(optimizer, str) and optimizer.startswith(OPTAX_PREFIX):
@@ -265,6 +266,8 @@ def validate_name(optimizer) -> list[str]:
         name = optimizer[len(OPTAX_PREFIX):]
         if not callable(getattr(optax, name, None)) or name.startswith("_"):
             return [f"optimizer {optimizer!r}: optax has no optimizer {name!r}"]
+        if config.optax_learning_rate is None and name not in OPTAX_DEFAULT_LEARNING_RATE:
+            return [f"optimizer {optimizer!r} needs a learning rate: --set optax_learning_rate=..."]
         return []
     return [f"optimizer {optimizer!r} is not 'GaussNewtonCG', 'GradientDescentL2', 'optax:NAME' (e.g. optax:lbfgs, "
             f"optax:adam) or a function given to make_tracker(optimizer=...)"]
@@ -276,12 +279,10 @@ def optax_transformation(config):
 
     name = config.optimizer[len(OPTAX_PREFIX):]
     lr = config.optax_learning_rate
-    if lr is None:
-        lr = OPTAX_DEFAULT_LEARNING_RATE.get(name, "missing")
+    if lr is None:  # validate() made sure there is a default
+        lr = OPTAX_DEFAULT_LEARNING_RATE[name]
         if lr == "optimizer_step_length":
             lr = config.optimizer_step_length
-        elif lr == "missing":
-            raise InputError(f"optimizer {config.optimizer!r} needs a learning rate: --set optax_learning_rate=...")
     if name == "sgd":
         return optax.sgd(lr, momentum=config.optimizer_momentum or None)
     return getattr(optax, name)(lr)
