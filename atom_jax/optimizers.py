@@ -46,7 +46,7 @@ OPTAX_PREFIX = "optax:"
 # Learning rates used when optax_learning_rate is None (None for lbfgs: its zoom line search sets the step).
 # sgd takes GD's step and momentum (then optax:sgd is GradientDescentL2); adam's from the objective study
 # (benchmarks/bench_optimizer.py).
-OPTAX_DEFAULT_LEARNING_RATE = {"lbfgs": None, "adam": 3e-3, "sgd": "optimizer_step_length"}
+OPTAX_DEFAULT_LEARNING_RATE = {"lbfgs": None, "adam": 1e-4, "sgd": "optimizer_step_length"}
 
 
 class OptimizerStats(NamedTuple):

@@ -250,3 +250,52 @@ def weights():
     from tests.test_tracker import random_weights
 
     return random_weights()
+
+
+class _LoggingTracker:
+    """Stands in for ATOM in the runner: the optimizer-log interface of track.api's trackers, no network."""
+
+    def __init__(self):
+        self.log_optimizer, self.optimizer_log, self.optimizer_logs = False, [], [[], []]
+
+    def initialize(self, *args):
+        slot = args[0] if len(args) == 3 else None
+        log = [{"frame": 0, "update": 0}] if self.log_optimizer else []
+        if slot is None:
+            self.optimizer_log, self.box = log, np.asarray(args[1], float)
+        else:
+            self.optimizer_logs[slot] = log
+            self.boxes = getattr(self, "boxes", np.zeros((2, 4)))
+            self.boxes[slot] = args[2]
+
+    def update(self, image):
+        if isinstance(image, list):
+            for slot, im in enumerate(image):
+                if im is not None:
+                    log = self.optimizer_logs[slot]
+                    log.append({"frame": len(log), "update": len(log) % 2})
+            return self.boxes.copy()
+        self.optimizer_log.append({"frame": len(self.optimizer_log), "update": 1})
+        return self.box.copy()
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_eval_optimizer_log_writes_one_record_per_frame(tmp_path, monkeypatch, batch):
+    import json
+
+    from atom_jax import cli
+    from atom_jax.data.registry import load_dataset
+    from track import baselines
+    from tests.test_runner import _make_dataset
+
+    root = _make_dataset(tmp_path / "data", n_seqs=3, n_frames=5)
+    monkeypatch.setattr(baselines, "make_tracker", lambda *a, **k: _LoggingTracker())
+    monkeypatch.setattr(baselines, "make_batch_tracker", lambda *a, **k: _LoggingTracker())
+    out = tmp_path / "res"
+    assert cli.main(["eval", "--dataset", "generic", "--root", str(root), "--results", str(out), "--optimizer-log",
+                     "--batch", str(batch), "--no-progress", "--no-score"]) == 0
+    for seq in load_dataset("generic", root):
+        records = [json.loads(line) for line in (out / f"{seq.name}_optimizer.jsonl").read_text().splitlines()]
+        assert [r["frame"] for r in records] == list(range(5)) and (out / f"{seq.name}.txt").is_file()
+    assert cli.main(["eval", "--dataset", "generic", "--root", str(root), "--results", str(tmp_path / "r2"),
+                     "--optimizer-log", "--protocol", "reset", "--no-progress"]) == 2
