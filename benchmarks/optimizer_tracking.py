@@ -121,6 +121,13 @@ def main(argv=None) -> int:
                            "seconds": time.perf_counter() - t0}
             print(f"{label:16s} AUC {rows[label]['auc_mean']:5.1f} +- {rows[label]['auc_std']:4.1f}  runs "
                   f"{', '.join(f'{a:.1f}' for a in per_run)}  ({rows[label]['seconds']:.0f} s)", flush=True)
+            write(args, argv, sequences, rows)  # after each row: a stopped study keeps what it has
+    out = write(args, argv, sequences, rows)
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+def write(args, argv, sequences, rows) -> pathlib.Path:
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     info = {"sequences": [s.name for s in sequences], "frames": {s.name: len(s) for s in sequences},
@@ -128,8 +135,7 @@ def main(argv=None) -> int:
             "command": "python benchmarks/optimizer_tracking.py " + " ".join(argv or sys.argv[1:])}
     out.write_text(json.dumps(info, indent=1))
     plot(rows, out.with_suffix(".png"))
-    print(f"wrote {out} and {out.with_suffix('.png')}")
-    return 0
+    return out
 
 
 if __name__ == "__main__":
