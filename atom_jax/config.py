@@ -39,7 +39,9 @@ class TrackerConfig:
     feature_size_odd: bool = False  # make the feature map odd-sized (False suits the even 4x4 kernel)
 
     # --- optimisation ---
-    optimizer: str = "GaussNewtonCG"  # 'GaussNewtonCG' or 'GradientDescentL2' (the paper's GD ablation)
+    optimizer: str = "GaussNewtonCG"  # 'GaussNewtonCG', 'GradientDescentL2' (GD ablation), 'optax:NAME' (optax.NAME)
+    # or a hashable atom_jax.optimizers.UserOptimizer (track.api.make_tracker(optimizer=...)); atom_jax.optimizers
+    gn_operator: str = "jvp_vjp"  # GN-CG's J^T J p: 'jvp_vjp', 'double_backprop' or 'linear_transpose'
     CG_iter: int = 5  # CG iterations of each regular update after the first frame
     init_CG_iter: int = 60  # total CG iterations of the first frame (split over the GN iterations)
     init_GN_iter: int = 6  # Gauss-Newton iterations of the first frame
@@ -49,7 +51,8 @@ class TrackerConfig:
     CG_forgetting_rate: float | None = None  # None: restart CG from scratch at every update
     optimizer_step_length: float = 3e-6  # GD step (GD ablation; best of a grid on Crossing frame 1, 1e-5 diverges)
     optimizer_momentum: float = 0.9  # GD momentum (GD ablation only; not in atom/default)
-    gd_iter_factor: int = 2  # GD iterations per CG iteration, equal backprop count (GD++ in the paper: 10)
+    gd_iter_factor: int = 2  # GD/optax iterations per CG iteration, 2: equal backprop count (GD++ in the paper: 10)
+    optax_learning_rate: float | None = None  # optax:NAME's learning rate; None: atom_jax.optimizers' default
 
     # --- learning (pytracking's deep_params) ---
     learning_rate: float = 0.01  # weight of a new sample in the memory
@@ -162,8 +165,13 @@ def validate(config: TrackerConfig) -> None:
     problems = []
     if config.min_image_sample_size != config.max_image_sample_size:
         problems.append("min_image_sample_size must equal max_image_sample_size (fixed patch shape)")
-    if config.optimizer not in ("GaussNewtonCG", "GradientDescentL2"):
-        problems.append(f"optimizer {config.optimizer!r} is not 'GaussNewtonCG' or 'GradientDescentL2'")
+    from atom_jax import optimizers, solvers
+
+    problems += optimizers.validate(config)
+    if config.gn_operator not in solvers.OPERATORS:
+        problems.append(f"gn_operator {config.gn_operator!r} is not one of {solvers.OPERATORS}")
+    if config.gd_iter_factor < 1:
+        problems.append("gd_iter_factor must be >= 1")
     if config.proj_init_method not in ("randn", "pca"):
         problems.append(f"proj_init_method {config.proj_init_method!r} is not 'randn' or 'pca'")
     if config.filter_init_method not in ("randn", "zeros"):

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from atom_jax import backbones, classifier, iou_net, memory, solvers
+from atom_jax import backbones, classifier, iou_net, memory, optimizers
 from atom_jax import refine as refine_lib
 from atom_jax.boxes import center_size_to_xywh, xywh_to_center_size
 from atom_jax.config import TrackerConfig, derived
@@ -57,7 +57,7 @@ class TrackerState:
     filter: jax.Array  # (kh, kw, C_comp, 1) classifier filter (HWIO)
     projection: jax.Array  # (1, 1, C_in, C_comp) classifier projection (HWIO)
     memory: memory.SampleMemory  # projected training samples, labels, weights
-    cg_state: solvers.CGState  # CG direction carried between updates (reset when the forget factor is 0)
+    optimizer_state: object  # the update optimizer's carried state (GN-CG: its CGState; others: ())
     modulation: tuple  # IoU-Net modulation vectors (m3 (C,), m4 (C,))
     key: jax.Array  # PRNG key for the next frame
 
@@ -96,46 +96,34 @@ def _response_act(config: TrackerConfig):
     return (kind, slope) if kind == "mlu" else ("none",)
 
 
-def _forget_factor(config: TrackerConfig) -> float:
-    if config.CG_forgetting_rate is None or config.learning_rate >= 1:
-        return 0.0
-    return (1 - config.learning_rate) ** config.CG_forgetting_rate
-
-
-def _fit_filter(config: TrackerConfig, filt, mem: memory.SampleMemory, cg_state, num_cg: int):
-    """``num_cg`` CG iterations (or the equivalent GD steps) of the filter problem on the memory."""
+def _fit_filter(config: TrackerConfig, filt, mem: memory.SampleMemory, opt_state, num_cg: int):
+    """The update problem (the filter over the memory) with the config's optimizer at the budget of ``num_cg``
+    CG iterations: ``(filter, optimizer state, OptimizerStats)``."""
     act = _response_act(config)
-    if config.optimizer == "GradientDescentL2":
-        def residual_fn(f):
-            return classifier.filter_residuals(f, mem.samples, mem.labels, mem.weights,
-                                               filter_reg=config.filter_reg, response_act=act)
-        filt, _ = solvers.gradient_descent(residual_fn, filt, num_iter=num_cg * config.gd_iter_factor,
-                                           step_length=config.optimizer_step_length,
-                                           momentum=config.optimizer_momentum)
-        return filt, cg_state
-    filt, cg_state, _ = classifier.fit_filter(
-        filt, mem.samples, mem.labels, mem.weights, cg_state, num_cg=num_cg,
-        forget_factor=_forget_factor(config), fletcher_reeves=config.fletcher_reeves,
-        filter_reg=config.filter_reg, response_act=act)
-    return filt, cg_state
+
+    def residual_fn(f):
+        return classifier.filter_residuals(f, mem.samples, mem.labels, mem.weights,
+                                           filter_reg=config.filter_reg, response_act=act)
+
+    return optimizers.for_problem(config, first_frame=False, num_cg=num_cg)(residual_fn, filt, opt_state)
 
 
 def _fit_joint(config: TrackerConfig, weights0: dict, x, labels, sample_weights):
+    """The first-frame problem (filter and projection): ``(weights, OptimizerStats)``."""
     act = _response_act(config)
-    if config.optimizer == "GradientDescentL2":
-        def residual_fn(w):
-            return classifier.joint_residuals(w, x, labels, sample_weights, filter_reg=config.filter_reg,
-                                              projection_reg=config.projection_reg, response_act=act)
-        num_iter = config.init_GN_iter + 2 * config.init_CG_iter  # backprops of the GN-CG run
-        w, _ = solvers.gradient_descent(residual_fn, weights0, num_iter=num_iter * config.gd_iter_factor // 2,
-                                        step_length=config.optimizer_step_length,
-                                        momentum=config.optimizer_momentum)
-        return w
-    w, _ = classifier.fit_joint(weights0, x, labels, sample_weights, num_gn=config.init_GN_iter,
-                                num_cg=config.init_CG_iter // config.init_GN_iter,
-                                filter_reg=config.filter_reg, projection_reg=config.projection_reg,
-                                response_act=act)
-    return w
+
+    def residual_fn(w):
+        return classifier.joint_residuals(w, x, labels, sample_weights, filter_reg=config.filter_reg,
+                                          projection_reg=config.projection_reg, response_act=act)
+
+    opt = optimizers.for_problem(config, first_frame=True)
+    w, _, stats = opt(residual_fn, weights0, opt.init(weights0))
+    return w, stats
+
+
+def _update_stats_size(config: TrackerConfig) -> int:
+    """Length of the CG lists in a step's ``aux["optimizer"]``: the longer update's CG iterations."""
+    return max(config.CG_iter, config.hard_negative_CG_iter) if config.optimizer == "GaussNewtonCG" else 0
 
 
 def label_for(config: TrackerConfig, sigma, offset_xy, sample_scale, extra_shift_xy=None):
@@ -148,9 +136,13 @@ def label_for(config: TrackerConfig, sigma, offset_xy, sample_scale, extra_shift
     return classifier.gaussian_label((d.feature_size, d.feature_size), sigma, center)
 
 
-@partial(jax.jit, static_argnames=("config",))
-def init(weights, config: TrackerConfig, image, box_xywh, key, valid_wh=None) -> TrackerState:
+@partial(jax.jit, static_argnames=("config", "with_aux"))
+def init(weights, config: TrackerConfig, image, box_xywh, key, valid_wh=None, with_aux: bool = False):
     """Initialise on the first frame: augmented samples, IoU-Net modulation, first-frame optimisation.
+    Returns the :class:`TrackerState`, or with ``with_aux=True`` (static) ``(state, aux)``: ``aux["optimizer"]``
+    the first-frame optimisation's :class:`atom_jax.optimizers.OptimizerStats` as a dict (GN-CG: ``loss``
+    and ``grad_norm`` (init_GN_iter + 1,), CG lists (init_GN_iter, CG per GN)), ``aux["optimizer_filter"]``
+    those of a filter-only fit after it (``post_init_CG_iter``), each present when that fit runs.
 
     ``valid_wh``: the true frame size when ``image`` is padded (batch tracking); default ``image``'s size.
     """
@@ -187,17 +179,20 @@ def init(weights, config: TrackerConfig, image, box_xywh, key, valid_wh=None) ->
 
     projection = classifier.init_projection(k_proj, x, config.compressed_dim, config.proj_init_method)
     filt = classifier.init_filter(k_filt, config.kernel_size, config.compressed_dim, config.filter_init_method)
-    cg_state = solvers.cg_init_state(filt)
+    opt_state = optimizers.for_problem(config, first_frame=False, num_cg=config.CG_iter).init(filt)
+    aux = {}
     if config.use_classifier and config.update_projection_matrix:
-        fitted = _fit_joint(config, {"filter": filt, "projection": projection}, x, labels, sample_weights)
+        fitted, stats = _fit_joint(config, {"filter": filt, "projection": projection}, x, labels, sample_weights)
         filt, projection = fitted["filter"], fitted["projection"]
+        aux["optimizer"] = stats._asdict()
     mem = memory.init_memory(classifier.project(x, projection), labels, config.sample_memory_size)
     if config.use_classifier:
         extra = config.post_init_CG_iter + (0 if config.update_projection_matrix else config.init_CG_iter)
         if extra:
-            filt, cg_state = _fit_filter(config, filt, mem, cg_state, extra)
+            filt, opt_state, stats = _fit_filter(config, filt, mem, opt_state, extra)
+            aux["optimizer_filter"] = stats._asdict()
 
-    return TrackerState(
+    state = TrackerState(
         frame_num=jnp.int32(1),
         center_xy=center,
         size_wh=size,
@@ -211,10 +206,11 @@ def init(weights, config: TrackerConfig, image, box_xywh, key, valid_wh=None) ->
         filter=filt,
         projection=projection,
         memory=mem,
-        cg_state=cg_state,
+        optimizer_state=opt_state,
         modulation=modulation,
         key=k_next,
     )
+    return (state, aux) if with_aux else state
 
 
 def _clamp_inside(center_xy, size_wh, image_wh):
@@ -335,17 +331,29 @@ def _track(weights, config: TrackerConfig, state: TrackerState, image, batched: 
     return new_state, center_size_to_xywh(center, size), aux
 
 
-def _train(config: TrackerConfig, state: TrackerState, index) -> TrackerState:
-    """The filter update due at this frame: none (0), ``CG_iter`` (1) or ``hard_negative_CG_iter`` (2)."""
+def _no_update_stats(config: TrackerConfig) -> dict:
+    return optimizers.frame_stats(None, _update_stats_size(config))
+
+
+def _train(config: TrackerConfig, state: TrackerState, index):
+    """The filter update due at this frame: none (0), ``CG_iter`` (1) or ``hard_negative_CG_iter`` (2).
+    Returns the state and that update's statistics (:func:`atom_jax.optimizers.frame_stats`; NaN for none)."""
     if not config.use_classifier:
-        return state
-    branches = [lambda a: (a[0], a[2]),
-                lambda a: _fit_filter(config, a[0], a[1], a[2], config.CG_iter),
-                lambda a: _fit_filter(config, a[0], a[1], a[2], config.hard_negative_CG_iter)]
+        return state, _no_update_stats(config)
+    size = _update_stats_size(config)
+
+    def fit(num_cg):
+        def branch(a):
+            filt, opt_state, stats = _fit_filter(config, a[0], a[1], a[2], num_cg)
+            return filt, opt_state, optimizers.frame_stats(stats, size)
+        return branch
+
+    branches = [lambda a: (a[0], a[2], optimizers.frame_stats(None, size)),
+                fit(config.CG_iter), fit(config.hard_negative_CG_iter)]
     if config.hard_negative_CG_iter == config.CG_iter:
         branches, index = branches[:2], jnp.minimum(index, 1)
-    filt, cg_state = jax.lax.switch(index, branches, (state.filter, state.memory, state.cg_state))
-    return state.replace(filter=filt, cg_state=cg_state)
+    filt, opt_state, stats = jax.lax.switch(index, branches, (state.filter, state.memory, state.optimizer_state))
+    return state.replace(filter=filt, optimizer_state=opt_state), stats
 
 
 @partial(jax.jit, static_argnames=("config",), donate_argnames=("state",))
@@ -353,9 +361,14 @@ def step(weights, config: TrackerConfig, state: TrackerState, image):
     """Track one frame: ``(new_state, box_xywh (4,), aux)``. ``state`` is donated (its buffers are reused for
     the new state, so the sample memory is updated in place): do not use it after the call. aux holds
     ``max_score``, ``flag`` (int32, see :data:`atom_jax.localize.FLAG_NAMES`), ``translation_xy``,
-    ``scale_ind`` and ``train`` (0: no filter update, 1: regular update, 2: hard-negative update)."""
+    ``scale_ind``, ``train`` (0: no filter update, 1: regular update, 2: hard-negative update) and
+    ``optimizer``: that update's statistics, a dict of fixed shapes (``update``, the same as ``train``;
+    ``loss_before``, ``loss_after``: the filter objective over the memory before and after the update;
+    ``grad_norm`` before it; ``backprops``; the CG lists ``cg_alpha``, ``cg_beta``, ``cg_residual_norm``,
+    NaN-padded to the longer update; all NaN without an update; :func:`atom_jax.optimizers.frame_stats`)."""
     new, box, aux = _track(weights, config, state, image)
-    return _train(config, new, aux["train"]), box, aux
+    new, stats = _train(config, new, aux["train"])
+    return new, box, {**aux, "optimizer": {"update": aux["train"], **stats}}
 
 
 BATCH_UPDATES = ("auto", "vmap", "loop")
@@ -382,11 +395,14 @@ def step_batch(weights, config: TrackerConfig, states: TrackerState, images, act
         update = "loop" if jax.default_backend() == "cpu" else "vmap"
     new, boxes, aux = jax.vmap(lambda s, im: _track(weights, config, s, im, batched=True))(states, images)
     index = jnp.where(active, aux["train"], 0)
+    none = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, index.shape + a.shape), _no_update_stats(config))
     if update == "vmap":
-        new = jax.lax.cond(jnp.any(index > 0), lambda s: jax.vmap(lambda t, i: _train(config, t, i))(s, index),
-                           lambda s: s, new)
+        new, stats = jax.lax.cond(jnp.any(index > 0),
+                                  lambda s: jax.vmap(lambda t, i: _train(config, t, i))(s, index),
+                                  lambda s: (s, none), new)
     else:
-        new = jax.lax.fori_loop(0, index.shape[0], lambda b, s: _train_slot(config, s, b, index[b]), new)
+        new, stats = jax.lax.fori_loop(0, index.shape[0], lambda b, c: _train_slot(config, *c, b, index[b]),
+                                       (new, none))
 
     def keep(n, o):
         mask = jnp.reshape(active, active.shape + (1,) * (n.ndim - 1))
@@ -394,17 +410,19 @@ def step_batch(weights, config: TrackerConfig, states: TrackerState, images, act
 
     new = jax.lax.cond(jnp.all(active), lambda n, o: n, lambda n, o: jax.tree_util.tree_map(keep, n, o),
                        new, states)
-    return new, boxes, aux
+    return new, boxes, {**aux, "optimizer": {"update": index, **stats}}
 
 
-def _train_slot(config: TrackerConfig, states: TrackerState, b, index) -> TrackerState:
-    """:func:`_train` of slot ``b`` of a batched state; only what training changes (filter, CG state) is
-    written back."""
+def _train_slot(config: TrackerConfig, states: TrackerState, stats: dict, b, index):
+    """:func:`_train` of slot ``b`` of a batched state; only what training changes (filter, optimizer state)
+    is written back, and the slot's row of the batched update statistics."""
     slot = jax.tree_util.tree_map(lambda a: jax.lax.dynamic_index_in_dim(a, b, keepdims=False), states)
-    trained = _train(config, slot, index)
+    trained, slot_stats = _train(config, slot, index)
     put = lambda batch, one: jax.lax.dynamic_update_index_in_dim(batch, one, b, 0)
-    return states.replace(filter=put(states.filter, trained.filter),
-                          cg_state=jax.tree_util.tree_map(put, states.cg_state, trained.cg_state))
+    states = states.replace(filter=put(states.filter, trained.filter),
+                            optimizer_state=jax.tree_util.tree_map(put, states.optimizer_state,
+                                                                   trained.optimizer_state))
+    return states, jax.tree_util.tree_map(put, stats, slot_stats)
 
 
 def state_box_xywh(state: TrackerState):

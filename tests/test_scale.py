@@ -175,7 +175,8 @@ class _CompileCounter:
 def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatch):
     """After a sequence's first step: (a) the frame loop of ``step`` (``Tracker.update``) and of the sharded
     ``step_batch`` (``BatchTracker.update``) runs under ``jax.transfer_guard("disallow")`` (every upload is an
-    explicit ``device_put``) and turns exactly one device array into NumPy per frame: the boxes; (b) the rest
+    explicit ``device_put``) and fetches once per frame (one ``jax.device_get``): the boxes and, with the
+    optimizer log on, the frame's optimizer statistics (``aux["optimizer"]``) in the same fetch; (b) the rest
     of the sequence and a second sequence with another box size compile nothing (XLA compile events);
     (c) the filter update (``_fit_filter``) is traced once per branch and program: for this config (regular
     and hard-negative updates with different CG counts) twice for ``step``, twice for ``step_batch``."""
@@ -196,12 +197,23 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
         boxes = [(20, 30, 16, 20), (40, 35, 44, 30)]
         seqs = [synthetic_frames(6, b, seed=i) for i, b in enumerate(boxes)]
 
+        device_get, gets = jax.device_get, []
+        monkeypatch.setattr(jax, "device_get", lambda tree: (gets.append(1), device_get(tree))[1])
+
         def frame_loop(update, frames):
             with _FetchCounter() as fetch, jax.transfer_guard("disallow"):
-                return [(update(frame), fetch.take())[1] for frame in frames]
+                out = []
+                for frame in frames:
+                    gets.clear()
+                    update(frame)
+                    out.append(sorted(fetch.take()) + [len(gets)])
+                return out
+
+        def per_frame(box_shape, batch=()):  # sorted fetched shapes: box, 5 scalars and 3 CG lists; 1 device_get
+            return sorted([box_shape] + [batch] * 5 + [batch + (4,)] * 3) + [1]
 
         # single sequence: step
-        trk = Tracker(weights, config, seed=1)
+        trk = Tracker(weights, config, seed=1, log_optimizer=True)
         trk.initialize(seqs[0][0], boxes[0])
         # initialize returns when the device is done: its time is init's own, not moved into frame 2
         assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(trk.state))
@@ -212,11 +224,12 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
         fetched = frame_loop(trk.update, seqs[0][2:])
         trk.initialize(seqs[1][0], boxes[1])
         fetched += frame_loop(trk.update, seqs[1][1:])
-        assert fetched == [[(4,)]] * (len(seqs[0]) - 2 + len(seqs[1]) - 1)
+        assert fetched == [per_frame((4,))] * (len(seqs[0]) - 2 + len(seqs[1]) - 1)
+        assert [r["frame"] for r in trk.optimizer_log] == list(range(len(seqs[1])))
         assert compiles.count == before and len(traces) == n_traces
 
         # batch of two slots: step_batch (filter updates slot by slot on the CPU)
-        batch = BatchTracker(weights, config, seed=1, batch_size=2, num_devices=1)
+        batch = BatchTracker(weights, config, seed=1, batch_size=2, num_devices=1, log_optimizer=True)
         batch.initialize(0, seqs[0][0], boxes[0])
         batch.initialize(1, seqs[1][0], boxes[1])
         assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(batch.states))
@@ -227,7 +240,8 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
         fetched = frame_loop(batch.update, [[seqs[0][t], seqs[1][t]] for t in range(2, 6)])
         batch.initialize(0, seqs[1][0], boxes[1])  # another box size in slot 0
         fetched += frame_loop(batch.update, [[seqs[1][t], None] for t in range(1, 4)])
-        assert fetched == [[(2, 4)]] * 7
+        assert fetched == [per_frame((2, 4), (2,))] * 7
+        assert len(batch.optimizer_logs[0]) == 4 and len(batch.optimizer_logs[1]) == 6
         assert compiles.count == before and len(traces) == n_traces
     finally:
         jax.monitoring.unregister_event_duration_listener(compiles)

@@ -236,9 +236,10 @@ def test_default_tracker_on_shared_sequence_via_cli(reference_dir, sequences_dir
     for path in seq.frames[:8]:
         shutil.copy(path, frames)
     box = ",".join(str(v) for v in seq.init_box_xywh)
-    out, stats = tmp_path / "boxes.txt", tmp_path / "stats.json"
+    out, stats, log = tmp_path / "boxes.txt", tmp_path / "stats.json", tmp_path / "optimizer.jsonl"
     assert _cli("--weights", str(reference_dir / "atom_random_seed0.pth"), "--frames", str(frames),
-                "--init", box, "--out", str(out), "--json", str(stats), "--no-progress") == 0
+                "--init", box, "--out", str(out), "--json", str(stats), "--no-progress",
+                "--optimizer-log", str(log)) == 0
     boxes = np.loadtxt(out, delimiter="\t")
     assert boxes.shape == (8, 4)
     np.testing.assert_allclose(boxes[0], seq.init_box_xywh, atol=0.01)
@@ -246,6 +247,11 @@ def test_default_tracker_on_shared_sequence_via_cli(reference_dir, sequences_dir
         assert_sane(b, (240, 360))
     info = json.loads(stats.read_text())
     assert info["frames"] == 8 and info["per_frame_mean_ms"] > 0 and info["compile_seconds"]["step"] > 0
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(8))
+    first = records[0]["optimizer"]  # the first frame's 6 x 10 GN-CG (undamped: not monotone, here +400 % once)
+    assert len(first["loss"]) == 7 and first["loss"][-1] < 0.2 * first["loss"][0] and len(first["alpha"][0]) == 10
+    assert all(r["update"] in (0, 1, 2) and (r["update"] == 0) == ("loss_before" not in r) for r in records[1:])
 
 
 @pytest.mark.parametrize("name", ["multiscale_no_iounet", "no_classifier", "gd", "no_hard_negative"])

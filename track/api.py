@@ -32,6 +32,7 @@ import numpy as np
 from atom_jax import tracker as atom
 from atom_jax.config import TrackerConfig, with_overrides
 from atom_jax.errors import InputError
+from atom_jax.optimizers import init_log_record, log_record
 from track import devices
 
 CANVAS_MULTIPLE = 128
@@ -116,31 +117,42 @@ class Tracker:
     """One sequence at a time: ``initialize(image, box_xywh)`` then ``update(image) -> box_xywh``.
 
     ``initialize`` returns once the device has finished (so its time is the initialisation's, not dispatch's);
-    ``update`` uploads the frame explicitly and fetches only the box (the one host sync of a frame).
-    ``last_aux`` gives the last step's diagnostics as NumPy values (``max_score``, ``flag``, ...), fetched
-    when it is read.
+    ``update`` uploads the frame explicitly and fetches only the box (the one host sync of a frame; with
+    ``log_optimizer`` the frame's optimizer statistics come in the same fetch and are appended to
+    ``optimizer_log``, one :func:`atom_jax.optimizers.log_record` per frame, the first frame's
+    :func:`~atom_jax.optimizers.init_log_record` first). ``last_aux`` gives the last step's diagnostics as
+    NumPy values (``max_score``, ``flag``, ``optimizer``, ...), ``init_aux`` the first frame's (the
+    first-frame optimisation's statistics), each fetched when it is read.
     """
 
-    def __init__(self, weights, config: TrackerConfig, seed: int = 0):
+    def __init__(self, weights, config: TrackerConfig, seed: int = 0, log_optimizer: bool = False):
         self.weights = jax.device_put(weights)
         self.config = config
         self.seed = int(seed)
         self.state = None
         self.frame_shape = None
-        self._aux = None
+        self._aux = self._init_aux = None
+        self.log_optimizer = bool(log_optimizer)
+        self.optimizer_log = []
 
     @property
     def last_aux(self):
-        return None if self._aux is None else jax.tree_util.tree_map(np.asarray, jax.device_get(self._aux))
+        return _fetched(self._aux)
+
+    @property
+    def init_aux(self):
+        return _fetched(self._init_aux)
 
     def initialize(self, image, box_xywh):
         image = as_rgb(image)
         box = atom.validate_init(image.shape, box_xywh)
-        self.state = atom.init(self.weights, self.config, jax.device_put(image),
-                               jax.device_put(np.asarray(box, np.float32)), jax.random.PRNGKey(self.seed))
+        self.state, self._init_aux = atom.init(self.weights, self.config, jax.device_put(image),
+                                               jax.device_put(np.asarray(box, np.float32)),
+                                               jax.random.PRNGKey(self.seed), with_aux=True)
         jax.block_until_ready(self.state)
         self.frame_shape = image.shape
         self._aux = None
+        self.optimizer_log = [init_log_record(self.init_aux)] if self.log_optimizer else []
         return box.copy()
 
     def update(self, image) -> np.ndarray:
@@ -151,7 +163,15 @@ class Tracker:
             raise InputError(f"frame size changed from {self.frame_shape[1]}x{self.frame_shape[0]} to "
                              f"{image.shape[1]}x{image.shape[0]} within the sequence")
         self.state, box, self._aux = atom.step(self.weights, self.config, self.state, jax.device_put(image))
-        return devices.fetch_boxes(box)
+        if not self.log_optimizer:
+            return devices.fetch_boxes(box)
+        box, stats = devices.fetch_boxes(box, self._aux["optimizer"])
+        self.optimizer_log.append(log_record(len(self.optimizer_log), int(stats["update"]), stats))
+        return box
+
+
+def _fetched(aux):
+    return None if aux is None else jax.tree_util.tree_map(np.asarray, jax.device_get(aux))
 
 
 def make_config(overrides: dict | None = None, settings: dict | None = None) -> TrackerConfig:
@@ -167,11 +187,27 @@ def make_config(overrides: dict | None = None, settings: dict | None = None) -> 
     return with_overrides(base, overrides)
 
 
-def make_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0) -> Tracker:
+def make_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0, optimizer=None,
+                 log_optimizer: bool = False) -> Tracker:
     """An ATOM :class:`Tracker`: ``weights_path`` a file, a built-in name or ``None`` (the built-in ``demo``
-    weights); the file's tracker settings, then ``overrides`` (name -> value), change ``TrackerConfig``."""
+    weights); the file's tracker settings, then ``overrides`` (name -> value), change ``TrackerConfig``.
+    ``optimizer``: the online learner's optimizer instead of the config's, a function
+    ``(residual_fn, params, state) -> (params, state, stats)``, an ``optax.GradientTransformation`` or a dict
+    ``{"first_frame": ..., "update": ...}`` of those (:func:`atom_jax.optimizers.user_optimizer`)."""
     weights, config = prepare(weights_path, overrides)
-    return Tracker(weights, config, seed)
+    return Tracker(weights, with_optimizer(config, optimizer), seed, log_optimizer)
+
+
+def with_optimizer(config: TrackerConfig, optimizer=None) -> TrackerConfig:
+    """``config`` running a user's ``optimizer`` (see :func:`make_tracker`), or unchanged for ``None``. The
+    config holds it wrapped (hashable by identity): reuse one wrapped optimizer to share compilations."""
+    import dataclasses
+
+    from atom_jax.optimizers import user_optimizer
+
+    if optimizer is None:
+        return config
+    return dataclasses.replace(config, optimizer=user_optimizer(optimizer))
 
 
 def _round_up(n: int, m: int) -> int:
@@ -185,12 +221,13 @@ class BatchTracker:
     Each slot uses the same key as :class:`Tracker` with the same seed, so results match single runs.
     The slots are sharded over ``num_devices`` local devices (default: ``min(local devices, B)``;
     :mod:`track.devices`); ``B`` is rounded up to a multiple of the device count with slots that stay idle
-    (``num_slots``). ``last_aux``: the
-    last step's diagnostics per slot (``num_slots`` rows), fetched when read.
+    (``num_slots``). ``last_aux``: the last step's diagnostics per slot (``num_slots`` rows), fetched when read.
+    ``log_optimizer``: as :class:`Tracker`, per slot in ``optimizer_logs[slot]`` (restarted by the slot's
+    ``initialize``).
     """
 
     def __init__(self, weights, config: TrackerConfig, seed: int, batch_size: int, update: str = "auto",
-                 num_devices: int | None = None):
+                 num_devices: int | None = None, log_optimizer: bool = False):
         if batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
         if update not in atom.BATCH_UPDATES:
@@ -205,10 +242,12 @@ class BatchTracker:
         self.canvas_hw = (0, 0)
         self.frame_shapes = [None] * self.batch_size
         self._aux = None
+        self.log_optimizer = bool(log_optimizer)
+        self.optimizer_logs = [[] for _ in range(self.batch_size)]
 
     @property
     def last_aux(self):
-        return None if self._aux is None else jax.tree_util.tree_map(np.asarray, jax.device_get(self._aux))
+        return _fetched(self._aux)
 
     def _canvas(self, shapes):
         h = max([self.canvas_hw[0]] + [s[0] for s in shapes])
@@ -231,7 +270,9 @@ class BatchTracker:
         args = (self._pad(image, canvas), np.asarray(box, np.float32),
                 np.asarray([image.shape[1], image.shape[0]], np.float32), np.asarray(jax.random.PRNGKey(self.seed)))
         image_d, box_d, valid_wh, key = jax.device_put(args, device)
-        state = atom.init(devices.on_device(self.weights, device), self.config, image_d, box_d, key, valid_wh)
+        state, init_aux = atom.init(devices.on_device(self.weights, device), self.config, image_d, box_d, key,
+                                    valid_wh, with_aux=True)
+        self.optimizer_logs[slot] = [init_log_record(_fetched(init_aux))] if self.log_optimizer else []
         if self.states is None:
             self.states = devices.broadcast_state(state, self.num_slots, self.mesh)
         else:
@@ -261,14 +302,23 @@ class BatchTracker:
                 active[slot] = True
         batch_d, active_d = jax.device_put((batch, active), devices.batch_sharding(self.mesh))
         self.states, boxes, self._aux = self._step(self.weights, self.states, batch_d, active_d)
-        out = devices.fetch_boxes(boxes)[:self.batch_size]
+        if self.log_optimizer:
+            out, stats = devices.fetch_boxes(boxes, self._aux["optimizer"])
+            for slot in np.flatnonzero(active[:self.batch_size]):
+                row = {k: v[slot] for k, v in stats.items()}
+                log = self.optimizer_logs[slot]
+                log.append(log_record(len(log), int(row["update"]), row))
+            out = out[:self.batch_size]
+        else:
+            out = devices.fetch_boxes(boxes)[:self.batch_size]
         out[~active[:self.batch_size]] = np.nan
         return out
 
 
 def make_batch_tracker(weights_path=None, overrides: dict | None = None, seed: int = 0, batch_size: int = 1,
-                       num_devices: int | None = None):
+                       num_devices: int | None = None, optimizer=None, log_optimizer: bool = False):
     """A :class:`BatchTracker` with ``batch_size`` slots over ``num_devices`` local devices (default:
-    min(local devices, batch_size)); weights as :func:`make_tracker`."""
+    min(local devices, batch_size)); weights, ``optimizer`` and ``log_optimizer`` as :func:`make_tracker`."""
     weights, config = prepare(weights_path, overrides)
-    return BatchTracker(weights, config, seed, batch_size, num_devices=num_devices)
+    return BatchTracker(weights, with_optimizer(config, optimizer), seed, batch_size, num_devices=num_devices,
+                        log_optimizer=log_optimizer)

@@ -49,6 +49,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="ATOM setting override (repeatable), e.g. --set num_init_random_samples=0; "
                              "ignored by the OpenCV baselines")
+    parser.add_argument("--optimizer-log", action="store_true",
+                        help="ATOM: write each sequence's online-optimizer statistics, one JSON object per frame, "
+                             "to <seq>_optimizer.jsonl beside its boxes (docs/optimizer.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-score", action="store_true", help="do not print the metrics afterwards")
     parser.add_argument("--markdown", action="store_true", help="print the final table as Markdown")
@@ -97,6 +100,8 @@ def run(args) -> int:
     for name, folder in folders.items():
         opts = {} if name in baselines.OPENCV_TRACKERS else overrides  # OpenCV's trackers take no settings
         if args.protocol == "reset":
+            if args.optimizer_log:
+                raise InputError("--optimizer-log is for the one-pass protocol (--protocol ope)")
             counts = _run_reset(args, name, folder, sequences, opts)
             if num_processes > 1:
                 counts = {k: sum(c[k] for c in hosts.gather(folder, f"reset/{name}", counts)) for k in counts}
@@ -106,7 +111,7 @@ def run(args) -> int:
             continue
         report = runner.evaluate(sequences, name, folder, weights=args.weights, overrides=opts, runs=args.runs,
                                  batch=args.batch, seed=args.seed, progress=not args.no_progress,
-                                 devices=args.devices)
+                                 devices=args.devices, optimizer_log=args.optimizer_log)
         if num_processes > 1:
             print(f"process {process_id}, {name}: tracked {len(report.finished)}, already done "
                   f"{len(report.skipped)}, failed {len(report.failed)}", flush=True)

@@ -2,10 +2,13 @@
 
     atom-jax track [--weights W] (--frames DIR | --video FILE) --init x,y,w,h --out boxes.txt
                    [--save-video out.mp4] [--set name=value ...] [--json stats.json] [--seed N]
+                   [--optimizer-log log.jsonl]
 
 Writes one ``x<TAB>y<TAB>w<TAB>h`` line per frame (line 1 = the initial box; pytracking's results format with
 two decimals), shows a progress bar with frames/s, and prints timing: initialisation, per-frame mean and
 median, and the compile times of init and step, measured apart (ahead-of-time compilation).
+``--optimizer-log F.jsonl`` writes the online optimizer's statistics, one JSON object per frame
+(:func:`atom_jax.optimizers.log_record`; frame 0: the first-frame optimisation), fetched with each frame's box.
 
 Frames: a folder of images in frame order (numeric names by value, as :func:`atom_jax.data.files.list_images`),
 decoded to RGB (grayscale and RGBA become RGB), or any video OpenCV reads. Bad input (missing or empty
@@ -43,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                            "no_classifier, gd, gd_plus_plus, no_hard_negative)")
     parser.add_argument("--json", help="write timing statistics and run info as JSON")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    parser.add_argument("--optimizer-log", metavar="F.jsonl",
+                        help="write the online optimizer's statistics per frame (update kind, objective before "
+                             "and after, CG lists) as JSON lines (docs/optimizer.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -180,11 +186,18 @@ def run(args) -> int:
     box0 = atom.validate_init(first.shape, box0)
 
     print(f"compiling for {first.shape[1]}x{first.shape[0]} frames ...", flush=True)
-    compiled = compile_tracker(weights, config, first.shape)
+    log = args.optimizer_log is not None
+    compiled = compile_tracker(weights, config, first.shape, init_aux=log)
     t0 = time.perf_counter()
     state = compiled.init(weights, first, jnp.asarray(box0, jnp.float32), jax.random.PRNGKey(args.seed))
     jax.block_until_ready(state)
     init_seconds = time.perf_counter() - t0
+    records = []
+    if log:
+        from atom_jax.optimizers import init_log_record, log_record
+
+        state, init_aux = state
+        records.append(init_log_record(jax.device_get(init_aux)))
 
     boxes, step_times, flags = [box0], [], []
     writer = _VideoWriter(args.save_video) if args.save_video else None
@@ -202,10 +215,13 @@ def run(args) -> int:
                                  f"frame's {first.shape[1]}x{first.shape[0]}")
             t = time.perf_counter()
             state, box, aux = compiled.step(weights, state, image)
+            box, flag, stats = jax.device_get((box, aux["flag"], aux["optimizer"] if log else None))  # one fetch
             box = np.asarray(box, np.float64)
             step_times.append(time.perf_counter() - t)
             boxes.append(box)
-            flags.append(int(aux["flag"]))
+            flags.append(int(flag))
+            if log:
+                records.append(log_record(len(records), int(stats["update"]), stats))
             if writer:
                 writer.write(image, box)
             bar.update(1)
@@ -217,6 +233,10 @@ def run(args) -> int:
         if writer:
             writer.close()
         write_boxes(args.out, boxes)
+        if log:
+            from track.files import atomic_write_text
+
+            atomic_write_text(args.optimizer_log, "".join(json.dumps(r) + "\n" for r in records))
 
     stats = timing_stats(init_seconds, step_times, compiled.compile_seconds)
     from atom_jax.localize import FLAG_NAMES

@@ -20,18 +20,20 @@ from atom_jax.config import TrackerConfig
 
 
 class CompiledTracker(NamedTuple):
-    init: Callable  # (weights, image, box_xywh float32 (4,), key) -> state
+    init: Callable  # (weights, image, box_xywh float32 (4,), key) -> state (with init_aux: (state, aux))
     step: Callable  # (weights, state, image) -> (state, box_xywh, aux)
     compile_seconds: dict  # {"init": s, "step": s}
 
 
-def compile_tracker(weights, config: TrackerConfig, frame_shape, dtype=np.uint8) -> CompiledTracker:
-    """Compile init and step for frames of ``frame_shape`` (H, W, 3)."""
+def compile_tracker(weights, config: TrackerConfig, frame_shape, dtype=np.uint8, init_aux: bool = False
+                    ) -> CompiledTracker:
+    """Compile init and step for frames of ``frame_shape`` (H, W, 3); ``init_aux``: init also returns its aux
+    (the first-frame optimisation's statistics, :func:`atom_jax.tracker.init`)."""
     image = jax.ShapeDtypeStruct(tuple(frame_shape), jnp.dtype(dtype))
     box = jax.ShapeDtypeStruct((4,), jnp.float32)
     key = jax.random.PRNGKey(0)
     t0 = time.perf_counter()
-    init_c = atom.init.lower(weights, config, image, box, key).compile()
+    init_c = atom.init.lower(weights, config, image, box, key, with_aux=init_aux).compile()
     t1 = time.perf_counter()
     state = jax.eval_shape(lambda w, im, b, k: atom.init(w, config, im, b, k), weights, image, box, key)
     step_c = atom.step.lower(weights, config, state, image).compile()

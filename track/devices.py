@@ -110,6 +110,11 @@ def put_slot(states, state, slot: int, mesh: Mesh):
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
-def fetch_boxes(boxes) -> np.ndarray:
-    """The one device-to-host transfer of a frame: the boxes, as float64 (blocks until the step is done)."""
-    return np.asarray(jax.device_get(boxes), np.float64)
+def fetch_boxes(boxes, extra=None):
+    """The one device-to-host transfer of a frame: the boxes, as float64 (blocks until the step is done);
+    with ``extra`` (a pytree of the step's outputs, e.g. its optimizer statistics) fetched in the same
+    ``device_get``: ``(boxes, extra as NumPy)``."""
+    if extra is None:
+        return np.asarray(jax.device_get(boxes), np.float64)
+    boxes, extra = jax.device_get((boxes, extra))
+    return np.asarray(boxes, np.float64), extra

@@ -15,6 +15,9 @@
 * Batched ATOM shards its slots over ``devices`` local devices (default min(local devices,
   batch), :mod:`track.devices`).
 * Several processes (``atom-jax eval --num-processes``) each take a share of the sequences: :func:`split`.
+* ``optimizer_log`` (ATOM only): each sequence's online-optimizer statistics, one JSON object per frame
+  (:func:`atom_jax.optimizers.log_record`), go to ``<seq>_optimizer.jsonl`` beside its boxes, written before
+  them (fetched with each frame's boxes, no extra host sync).
 """
 
 from __future__ import annotations
@@ -92,8 +95,26 @@ def track_sequence(tracker, seq, frame_bar=None) -> tuple[np.ndarray, np.ndarray
     return boxes, times
 
 
+def write_optimizer_log(folder, seq_name: str, records) -> None:
+    """``<folder>/<seq>_optimizer.jsonl``: one JSON object per frame (atomic)."""
+    import json
+    import pathlib
+
+    from track.files import atomic_write_text
+
+    atomic_write_text(pathlib.Path(folder) / f"{seq_name}_optimizer.jsonl",
+                      "".join(json.dumps(r) + "\n" for r in records))
+
+
+def _enable_log(trk, optimizer_log: bool):
+    if optimizer_log and hasattr(trk, "log_optimizer"):
+        trk.log_optimizer = True
+    return trk
+
+
 def evaluate(sequences, tracker: str, results_dir, *, weights=None, overrides=None, runs: int = 1,
-             batch: int = 1, seed: int = 0, progress: bool = True, devices: int | None = None) -> RunReport:
+             batch: int = 1, seed: int = 0, progress: bool = True, devices: int | None = None,
+             optimizer_log: bool = False) -> RunReport:
     """Track every sequence ``runs`` times into ``results_dir`` (see module docstring)."""
     if runs < 1 or batch < 1:
         raise InputError("--runs and --batch must be at least 1")
@@ -110,20 +131,23 @@ def evaluate(sequences, tracker: str, results_dir, *, weights=None, overrides=No
             continue
         desc = f"run {run + 1}/{runs}" if runs > 1 else "sequences"
         if batch == 1:
-            _run_single(todo, tracker, folder, weights, overrides, seed + run, progress, desc, report)
+            _run_single(todo, tracker, folder, weights, overrides, seed + run, progress, desc, report,
+                        optimizer_log)
         else:
             _run_batched(todo, tracker, folder, weights, overrides, seed + run, batch, progress, desc, report,
-                         devices)
+                         devices, optimizer_log)
     return report
 
 
-def _run_single(todo, tracker, folder, weights, overrides, seed, progress, desc, report):
+def _run_single(todo, tracker, folder, weights, overrides, seed, progress, desc, report, optimizer_log=False):
     seq_bar = _progress(len(todo), desc, progress)
     for seq in todo:
         frame_bar = _progress(len(seq), seq.name, progress, position=1, leave=False, unit="frame", smoothing=0)
         try:
-            trk = baselines.make_tracker(tracker, weights, overrides, seed)
+            trk = _enable_log(baselines.make_tracker(tracker, weights, overrides, seed), optimizer_log)
             boxes, times = track_sequence(trk, seq, frame_bar)
+            if optimizer_log and hasattr(trk, "optimizer_log"):
+                write_optimizer_log(folder, seq.name, trk.optimizer_log)
             results.write_sequence_result(folder, seq.name, boxes, times)
             report.finished.append(f"{folder.name}/{seq.name}")
         except InputError:
@@ -136,8 +160,9 @@ def _run_single(todo, tracker, folder, weights, overrides, seed, progress, desc,
     seq_bar.close()
 
 
-def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progress, desc, report, devices=None):
-    trk = baselines.make_batch_tracker(tracker, weights, overrides, seed, batch, devices)
+def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progress, desc, report, devices=None,
+                 optimizer_log=False):
+    trk = _enable_log(baselines.make_batch_tracker(tracker, weights, overrides, seed, batch, devices), optimizer_log)
     pending = list(todo)
     seq_bar = _progress(len(todo), desc, progress)
     frame_bar = _progress(sum(len(s) for s in todo), "frames", progress, position=1, unit="frame", smoothing=0)
@@ -160,6 +185,8 @@ def _run_batched(todo, tracker, folder, weights, overrides, seed, batch, progres
     def finish_if_done(slot):
         seq, _, boxes, times, index = slots[slot]
         if index == len(seq):
+            if optimizer_log and hasattr(trk, "optimizer_logs"):
+                write_optimizer_log(folder, seq.name, trk.optimizer_logs[slot])
             results.write_sequence_result(folder, seq.name, boxes, times)
             report.finished.append(f"{folder.name}/{seq.name}")
             seq_bar.update(1)
