@@ -111,7 +111,7 @@ def _functions(config):
     return jax.jit(modulation), jax.jit(estimate)
 
 
-def evaluate(weights, config, sequences, every: int, seed: int, max_frames: int | None = None) -> dict:
+def evaluate(weights, config, sequences, every: int, seed: int, max_frames: int | None = None) -> list[dict]:
     """Per-frame records ``{"sequence", "frame", "side", "prev_before", "prev_after", "jit_before", "jit_after",
     "rank_top1", "rank_best", "rank_mean"}`` over ``sequences``. Frames are padded into one canvas (the patch
     sampling reads only the true frame), so everything compiles once."""

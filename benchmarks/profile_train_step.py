@@ -91,7 +91,6 @@ def profile(variant: dict, root: str | None, repeats: int) -> dict:
     backbone_ms = _median_ms(lambda: feats(folded, images), repeats)
 
     trainable = T.trainable_of(state["weights"], False)
-    head_only = dict(flags, train_backbone=False)
     f_ref = feats(folded, batch["train_images"])
     f_test = feats(folded, images[variant["refs"]:])
     proposals = batch["proposals_xywh"].reshape(pairs, -1, 4)
@@ -102,7 +101,7 @@ def profile(variant: dict, root: str | None, repeats: int) -> dict:
 
         wts = T.with_trainable(state["weights"], tr)
         pred, _ = iou_net.iou_net_forward(wts["iou_net"], f_ref, f_test, batch["train_box_xywh"], proposals,
-                                          train=True, layers=head_only["iou_layers"])
+                                          train=True, layers=flags["iou_layers"])
         return jnp.mean(jnp.square(pred - targets))
 
     head = jax.jit(jax.value_and_grad(head_loss))

@@ -183,8 +183,12 @@ def _to_input(rng, crop, brightness_jitter):
 
 def process_pair(rng, train_image, train_box, test_image, test_box, cfg: ProcessingConfig) -> dict:
     """One training pair as arrays (see the module docstring for the steps)."""
-    out = process_group(rng, train_image, train_box, [test_image], [test_box], cfg)
-    return {k: v[0] if k.startswith(("test", "proposal")) else v for k, v in out.items()}
+    return _one_test_frame(process_group(rng, train_image, train_box, [test_image], [test_box], cfg))
+
+
+def _one_test_frame(group: dict) -> dict:
+    """A group of one test frame as one pair: the test entries lose their test-frame axis."""
+    return {k: v[0] if k.startswith(("test", "proposal")) else v for k, v in group.items()}
 
 
 def process_group(rng, train_image, train_box, test_images, test_boxes, cfg: ProcessingConfig) -> dict:
@@ -224,9 +228,7 @@ def make_example(datasets, weights, cfg: ProcessingConfig, seed: int, step: int,
             frames[t] = seq.frame(t)
     boxes = seq.ground_truth_xywh
     out = process_group(rng, frames[t_train], boxes[t_train], [frames[t] for t in t_tests], boxes[t_tests], cfg)
-    if cfg.num_test_frames == 1:  # one pair: no test-frame axis
-        out = {k: v[0] if k.startswith(("test", "proposal")) else v for k, v in out.items()}
-    return out
+    return _one_test_frame(out) if cfg.num_test_frames == 1 else out
 
 
 def make_batch(datasets, weights, cfg: ProcessingConfig, seed: int, step: int, batch_size: int,

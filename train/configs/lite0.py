@@ -4,12 +4,12 @@ sequences.
 
 Data:
   * ``data.roots.sequences``: a folder of sequences in the generic layout (``NAME/img/*.jpg`` +
-    ``groundtruth.txt``; the project's shared training set). Its sequences named in :data:`VAL_NAMES` are held
-    out for validation (the IoU loss here; the tracker's settings, ``benchmarks/bench_estimator.py`` and
+    ``groundtruth.txt``; for the committed weights the project's training set, see README "Built-in weights").
+    Its sequences named in :data:`VAL_NAMES` are held out for validation (the IoU loss here; the tracker's settings, ``benchmarks/bench_estimator.py`` and
     ``benchmarks/tune_tracker.py``);
-  * ``data.roots.extra`` (optional: left out when not set): the folder built by the shared extra-data recipe
-    (``python ../shared/data/extra/build.py --mirrors MIRRORS --out EXTRA``): ``EXTRA/sequences`` (full-length
-    versions of the training videos, ``full_NAME``, of which those of :data:`VAL_NAMES` are held out too; DAVIS
+  * ``data.roots.extra`` (optional: left out when not set): the folder built by the extra-data recipe
+    (its ``build.py --mirrors MIRRORS --out EXTRA``, see README "Built-in weights"): ``EXTRA/sequences``
+    (full-length versions of the training videos, ``full_NAME``, of which those of :data:`VAL_NAMES` are held out too; DAVIS
     and thermal-infrared videos) and ``EXTRA/images`` (static images with boxes, each paired with itself as ltr
     pairs COCO images);
   * synthetic sequences (:mod:`atom_jax.data.synthetic`, scikit-image's photos).
@@ -24,7 +24,7 @@ with 4 test frames (its crop, backbone pass and reference branch are shared), 64
 
 Run (the command used for the committed weights; README gives its time and the steps' history)::
 
-    atom-jax train --config lite0 --workdir runs/lite0 --set data.roots.sequences=../shared/data/train \
+    atom-jax train --config lite0 --workdir runs/lite0 --set data.roots.sequences=TRAIN_DIR \
         --set data.roots.extra=EXTRA
     cp runs/lite0/weights.npz atom_jax/weights/demo.npz
 """
