@@ -1,8 +1,13 @@
-"""Shared fixtures: where the shared data lives, and skipping when it is absent."""
+"""Shared fixtures: where the shared data lives, and skipping when it is absent; one JAX compilation cache
+for the test session."""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
+import sys
+import tempfile
 
 import pytest
 
@@ -11,6 +16,36 @@ SHARED = REPO.parent / "shared"
 SEQUENCES = SHARED / "data" / "sequences"
 TRAIN_SEQUENCES = SHARED / "data" / "train"
 REFERENCE = SHARED / "reference" / "pytracking_atom_seed0"
+
+CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
+_CACHE_KEY = pytest.StashKey[str]()
+
+
+def pytest_configure(config):
+    """One persistent JAX compilation cache for the whole session, in a temporary folder removed at the end:
+    a program compiled by one pytest-xdist worker or test subprocess (they inherit the environment) is loaded
+    by the others instead of compiled again. Every program is cached, however quick its compilation. Tests
+    that count compilations count loads from this cache too. A cache folder set by the user is kept."""
+    if hasattr(config, "workerinput") or os.environ.get(CACHE_ENV):
+        return  # a worker inherits the controller's folder
+    folder = tempfile.mkdtemp(prefix="atom_jax_test_jax_cache_")
+    config.stash[_CACHE_KEY] = folder
+    os.environ[CACHE_ENV] = folder
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+    if "jax" in sys.modules:  # imported before this hook (a plugin): its configuration was read already
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_unconfigure(config):
+    folder = config.stash.get(_CACHE_KEY, None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ def test_missing_weights_is_a_one_line_error(tmp_path, capsys):
     assert "weights file not found" in err and "Traceback" not in err
 
 
+@pytest.mark.xdist_group("builtin_tracker")
 @pytest.mark.slow
 def test_demo_writes_everything(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--frames", "6"]) == 0

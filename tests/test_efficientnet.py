@@ -84,7 +84,7 @@ def _randomize(variables, seed):
 
 
 def test_folded_blocks_match_unfolded_float64_reference():
-    variables = _randomize(en.init_efficientnet(jax.random.PRNGKey(0)), 1)
+    variables = _randomize(jax.eval_shape(en.init_efficientnet, jax.random.PRNGKey(0)), 1)  # shapes: values here
     specs = en.blocks("lite0")
     x = np.random.default_rng(2).standard_normal((1, 16, 16, 3))
     p, s = variables["params"], variables["batch_stats"]
@@ -101,8 +101,10 @@ def test_folded_blocks_match_unfolded_float64_reference():
         y = _unfolded_block_ref(y, p[f"blocks_{b.index}"], s[f"blocks_{b.index}"], b)
         refs[f"block{b.index}"] = y
     with jax.enable_x64(True):
-        got = en.efficientnet_features(jax.tree_util.tree_map(jnp.asarray, variables), jnp.asarray(x),
-                                       ("block1", "block4"), depthwise="taps")
+        # jitted: one compilation instead of one per operation (the float64 numbers are the same)
+        features = jax.jit(en.efficientnet_features, static_argnames=("layers", "depthwise"))
+        got = features(jax.tree_util.tree_map(jnp.asarray, variables), jnp.asarray(x), layers=("block1", "block4"),
+                       depthwise="taps")
         for name in ("block1", "block4"):
             np.testing.assert_allclose(np.asarray(got[name]), refs[name], rtol=1e-9, atol=1e-9)
 
@@ -124,7 +126,8 @@ def test_variants_structure():
 
 
 def test_feature_shapes_and_only_the_needed_blocks_run():
-    variables = en.init_efficientnet(jax.random.PRNGKey(0))
+    shapes = jax.eval_shape(en.init_efficientnet, jax.random.PRNGKey(0))  # the values do not matter here
+    variables = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), shapes)
     x = jnp.zeros((2, 288, 288, 3))
     shapes = jax.eval_shape(lambda v, im: en.efficientnet_features(v, im, ("block4", "block5_expand", "block10")),
                             variables, x)
@@ -136,9 +139,10 @@ def test_feature_shapes_and_only_the_needed_blocks_run():
                "batch_stats": {k: v for k, v in variables["batch_stats"].items() if k not in ("blocks_5", "blocks_6")}}
     trimmed["params"]["blocks_5"] = {k: variables["params"]["blocks_5"][k] for k in ("expand_conv", "bn0")}
     trimmed["batch_stats"]["blocks_5"] = {"bn0": variables["batch_stats"]["blocks_5"]["bn0"]}
+    features = jax.jit(en.efficientnet_features, static_argnums=2)
     with pytest.raises(KeyError):
-        en.efficientnet_features(trimmed, x[:1, :64, :64], ("block6",))
-    assert en.efficientnet_features(trimmed, x[:1, :64, :64], ("block5_expand",))["block5_expand"].shape == (1, 8, 8, 240)
+        features(trimmed, x[:1, :64, :64], ("block6",))
+    assert features(trimmed, x[:1, :64, :64], ("block5_expand",))["block5_expand"].shape == (1, 8, 8, 240)
 
 
 def test_registry_and_identify():

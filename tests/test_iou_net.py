@@ -172,8 +172,8 @@ def test_widths_are_read_off_the_weights():
     assert shapes["params/conv3_2t/conv/kernel"] == (3, 3, 40, 32)
     feat = {"layer2": jnp.ones((2, 16, 16, 24)), "layer3": jnp.ones((2, 8, 8, 40))}
     box = jnp.array([[8.0, 8.0, 40.0, 40.0]] * 2)
-    mod = get_modulation(v, feat, box)
+    mod = jax.jit(get_modulation)(v, feat, box)  # jitted: one compilation, not one per operation
     assert mod[0].shape == (2, 32) and mod[1].shape == (2, 48)
-    c3, c4 = get_iou_feat(v, feat)
+    c3, c4 = jax.jit(get_iou_feat)(v, feat)
     assert c3.shape == (2, 16, 16, 32) and c4.shape == (2, 8, 8, 48)
-    assert predict_iou(v, mod, (c3, c4), box[:, None, :]).shape == (2, 1)
+    assert jax.jit(predict_iou)(v, mod, (c3, c4), box[:, None, :]).shape == (2, 1)

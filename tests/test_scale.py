@@ -61,25 +61,11 @@ def staggered_batch_run(weights, seqs, num_devices=None, config=SMALL):
     return [np.array(o) for o in out], trk
 
 
-_CACHE = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _compilation_cache(tmp_path_factory):
-    """A persistent compilation cache for this module's subprocesses (the two-process test starts five that
-    compile the same programs): a program compiled by one is loaded by the next. The pytest process itself
-    does not use it: ``test_frame_loop_has_one_fetch_no_transfers_no_recompiles`` counts its compilations."""
-    _CACHE["dir"] = str(tmp_path_factory.mktemp("jax_cache"))
-    yield
-    _CACHE.clear()
-
-
 def _env(devices=None):
+    """The environment of a test subprocess: the repository importable, the session's compilation cache (see
+    ``tests/conftest.py``) inherited, ``devices`` forced host devices."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("XLA_FLAGS", None)
-    if "dir" in _CACHE:
-        env.update({"JAX_COMPILATION_CACHE_DIR": _CACHE["dir"], "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-                    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"})
     if devices:
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     return env
@@ -164,6 +150,9 @@ class _FetchCounter:
 
 
 class _CompileCounter:
+    """Counts XLA compilations, and loads from JAX's persistent compilation cache (which replace them when the
+    cache is on, as in the test session: see ``tests/conftest.py``)."""
+
     def __init__(self):
         self.count = 0
 
@@ -171,18 +160,27 @@ class _CompileCounter:
         if event == "/jax/core/compile/backend_compile_duration":
             self.count += 1
 
+    def event(self, event, **kwargs):
+        if event == "/jax/compilation_cache/cache_hits":
+            self.count += 1
 
+
+@pytest.mark.xdist_group("small_tracker")
 def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatch):
     """After a sequence's first step: (a) the frame loop of ``step`` (``Tracker.update``) and of the sharded
     ``step_batch`` (``BatchTracker.update``) runs under ``jax.transfer_guard("disallow")`` (every upload is an
     explicit ``device_put``) and fetches once per frame (one ``jax.device_get``): the boxes and, with the
     optimizer log on, the frame's optimizer statistics (``aux["optimizer"]``) in the same fetch; (b) the rest
-    of the sequence and a second sequence with another box size compile nothing (XLA compile events);
-    (c) the filter update (``_fit_filter``) is traced once per branch and program: for this config (regular
-    and hard-negative updates with different CG counts) twice for ``step``, twice for ``step_batch``."""
+    of the sequence and a second sequence with another box size compile nothing and trace nothing (XLA
+    compile events, persistent-cache hits, traces of the filter update); (c) the filter update
+    (``_fit_filter``) is traced once per branch and program: for a config with regular and hard-negative
+    updates of different CG counts, twice for ``step``, twice for ``step_batch``.
+
+    (a) and (b) run the reduced config of ``tests/test_tracker.py`` (compiled once per worker, shared with the
+    tests there); (c) traces a config of its own without compiling it (``jax.eval_shape``), so that a
+    previous compilation cannot hide the traces."""
     from track.api import BatchTracker, Tracker
 
-    config = dataclasses.replace(SMALL, CG_iter=3, hard_negative_CG_iter=4)  # compiled by no other test
     traces = []
     fit = atom._fit_filter
 
@@ -191,8 +189,27 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
         return fit(cfg, *args)
 
     monkeypatch.setattr(atom, "_fit_filter", traced_fit)
+
+    # (c) traces per branch, abstract evaluation only
+    config = dataclasses.replace(SMALL, CG_iter=3, hard_negative_CG_iter=4)  # traced by no other test
+    image = jax.ShapeDtypeStruct(FRAME_HW + (3,), jnp.uint8)
+    box = jnp.asarray([20.0, 30.0, 16.0, 20.0])
+    state = jax.eval_shape(lambda w, im: atom.init(w, config, im, box, jax.random.PRNGKey(0)), weights, image)
+    jax.eval_shape(lambda w, s, im: atom.step(w, config, s, im), weights, state, image)
+    assert sorted(traces) == [3, 4]
+    states = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct((2,) + a.shape, a.dtype), state)
+    images, active = jax.ShapeDtypeStruct((2,) + image.shape, image.dtype), jax.ShapeDtypeStruct((2,), bool)
+    for update in ("loop", "vmap"):
+        traces.clear()
+        jax.eval_shape(lambda w, s, im, a: atom.step_batch(w, config, s, im, a, update=update), weights, states,
+                       images, active)
+        assert sorted(traces) == [3, 4], update
+
+    # (a) and (b) on the compiled reduced config
+    traces.clear()
     compiles = _CompileCounter()
     jax.monitoring.register_event_duration_secs_listener(compiles)
+    jax.monitoring.register_event_listener(compiles.event)
     try:
         boxes = [(20, 30, 16, 20), (40, 35, 44, 30)]
         seqs = [synthetic_frames(6, b, seed=i) for i, b in enumerate(boxes)]
@@ -210,16 +227,14 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
                 return out
 
         def per_frame(box_shape, batch=()):  # sorted fetched shapes: box, 5 scalars and 3 CG lists; 1 device_get
-            return sorted([box_shape] + [batch] * 5 + [batch + (4,)] * 3) + [1]
+            return sorted([box_shape] + [batch] * 5 + [batch + (SMALL.CG_iter,)] * 3) + [1]
 
         # single sequence: step
-        trk = Tracker(weights, config, seed=1, log_optimizer=True)
+        trk = Tracker(weights, SMALL, seed=1, log_optimizer=True)
         trk.initialize(seqs[0][0], boxes[0])
         # initialize returns when the device is done: its time is init's own, not moved into frame 2
         assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(trk.state))
-        init_traces = len(traces)
         trk.update(seqs[0][1])
-        assert sorted(traces[init_traces:]) == [3, 4]
         before, n_traces = compiles.count, len(traces)
         fetched = frame_loop(trk.update, seqs[0][2:])
         trk.initialize(seqs[1][0], boxes[1])
@@ -229,13 +244,11 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
         assert compiles.count == before and len(traces) == n_traces
 
         # batch of two slots: step_batch (filter updates slot by slot on the CPU)
-        batch = BatchTracker(weights, config, seed=1, batch_size=2, num_devices=1, log_optimizer=True)
+        batch = BatchTracker(weights, SMALL, seed=1, batch_size=2, num_devices=1, log_optimizer=True)
         batch.initialize(0, seqs[0][0], boxes[0])
         batch.initialize(1, seqs[1][0], boxes[1])
         assert all(leaf.is_ready() for leaf in jax.tree_util.tree_leaves(batch.states))
-        n_traces = len(traces)
         batch.update([seqs[0][1], seqs[1][1]])
-        assert sorted(traces[n_traces:]) == [3, 4]
         before, n_traces = compiles.count, len(traces)
         fetched = frame_loop(batch.update, [[seqs[0][t], seqs[1][t]] for t in range(2, 6)])
         batch.initialize(0, seqs[1][0], boxes[1])  # another box size in slot 0
@@ -245,8 +258,10 @@ def test_frame_loop_has_one_fetch_no_transfers_no_recompiles(weights, monkeypatc
         assert compiles.count == before and len(traces) == n_traces
     finally:
         jax.monitoring.unregister_event_duration_listener(compiles)
+        jax.monitoring.unregister_event_listener(compiles.event)
 
 
+@pytest.mark.xdist_group("small_tracker")
 def test_small_frame_in_a_large_canvas_tracks_as_alone(weights):
     """A 128 x 256 sequence with a large target (pre-downsampled patches: ``df`` 2 at scale 1, 4 for the
     first frame's expanded patch) batched with a 200 x 384 one, so it sits in a 256 x 384 canvas: its boxes
@@ -409,62 +424,56 @@ def test_two_processes_on_localhost_equal_one(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("default_tracker")
 def test_step_batch_equals_step_per_frame_on_the_shared_sequences(sequences_dir):
     """From the same state and frame, ``step_batch`` and ``step`` give boxes within 1e-3 px and the same flags
-    (random reference weights, default config), the tested slot sharing its device with a sequence of another
-    frame size (a 720p one, or Couple for the 720p sequences) in a 768 x 1280 canvas, sharded over two devices
-    (4 slots, the state tested in slots 0 and 2, one per device). The one-device layout is not run again here:
-    ``test_slots_sharded_over_2_and_4_devices_equal_one_device`` shows that sharded boxes equal one device's.
+    (pytracking's random reference weights, default config). The tested slot (0) shares the batch with a
+    sequence of another frame size (a 720p one, or Couple for the 720p sequences), so it sits in a
+    768 x 1280 canvas. One device: ``test_slots_sharded_over_2_and_4_devices_equal_one_device`` shows that
+    the sharded layouts give the boxes of one device.
 
     To keep the runtime modest: the first 21 frames of each of the five sequences, compared at every even frame
     (10 frames a sequence, among them the two regular filter updates, frames 10 and 20); the single tracker
-    advances through all of them. Its first state comes from the
-    batch tracker's first frame (in the canvas), so ``init`` compiles once and not once per frame size.
-    What remains different is the summation order of XLA's batched convolutions; the largest box difference
-    is printed (measured: 3.1e-5 px, same flags in all 50 steps)."""
+    advances through all of them. One batch tracker serves all five sequences: its other slot is initialised
+    first, so the canvas is 768 x 1280 from the start and ``init`` compiles once; it is initialised again
+    only when its sequence changes. The single tracker's first state is the batch tracker's (slot 0, in the
+    canvas). What remains different is the summation order of XLA's batched convolutions; the largest box
+    difference is printed (measured: 3.1e-5 px, same flags in all 50 steps)."""
+    from atom_jax.data.registry import load_dataset
+    from track import devices
+    from track.api import BatchTracker, Tracker, load, make_config
+
     weights = sequences_dir.parent.parent / "reference" / "pytracking_atom_seed0" / "atom_random_seed0.pth"
     if not weights.is_file():
         pytest.skip(f"{weights} not found (it comes with ../shared)")
-    out = _python(f"""
-        import jax, numpy as np
-        from track import devices
-        from track.api import BatchTracker, Tracker, load, make_config
-        from atom_jax.data.registry import load_dataset
-        assert jax.local_device_count() == 2
-        FRAMES, EVERY = 21, 2
-        seqs = {{s.name: s for s in load_dataset("generic", {str(sequences_dir)!r})}}
-        w, cfg = load({str(weights)!r}), make_config({{}})
-        worst, compared = 0.0, 0
-        for name, seq in seqs.items():
-            frames = [f for _, f in zip(range(FRAMES), seq.images())]
-            other = seqs["Couple"] if frames[0].shape[0] == 720 else seqs["uav_wakeboard10"]
-            others = [f for _, f in zip(range(FRAMES), other.images())]
-            box = seq.init_box_xywh
-            runs = [(BatchTracker(w, cfg, 0, 4, num_devices=2), (0, 2))]
-            for b, mine in runs:
-                for slot in range(b.batch_size):
-                    b.initialize(slot, *((frames[0], box) if slot in mine else (others[0], other.init_box_xywh)))
-            single = Tracker(w, cfg, 0)
-            first = jax.tree_util.tree_map(lambda a: np.asarray(a)[0], runs[0][0].states)
-            single.state = jax.device_put(first, jax.devices()[0])
-            single.frame_shape = frames[0].shape
-            for t in range(1, len(frames)):
-                got = []
-                if t % EVERY == 0:
-                    for b, mine in runs:
-                        for slot in mine:
-                            b.states = devices.put_slot(b.states, single.state, slot, b.mesh)
-                        boxes = b.update([frames[t] if s in mine else others[t] for s in range(b.batch_size)])
-                        flags = b.last_aux["flag"]
-                        got += [(boxes[s], int(flags[s])) for s in mine]
-                    jax.block_until_ready(runs[-1][0].states)
-                want = single.update(frames[t]), int(single.last_aux["flag"])
-                for box_b, flag_b in got:
-                    diff = float(np.abs(box_b - want[0]).max())
-                    worst = max(worst, diff)
-                    assert diff <= 1e-3 and flag_b == want[1], (name, t, box_b, want, flag_b)
-                compared += bool(got)
-        print("COMPARED", compared, "WORST", worst)
-    """, devices=2)
-    assert "COMPARED 50" in out, out
-    print(out)
+    frames_, every, mine, other_slot = 21, 2, 0, 1
+    seqs = {s.name: s for s in load_dataset("generic", str(sequences_dir))}
+    w, cfg = load(str(weights)), make_config({})
+    first = lambda seq: [f for _, f in zip(range(frames_), seq.images())]
+    batch, other_name = BatchTracker(w, cfg, 0, 2, num_devices=1), None
+    worst, compared = 0.0, 0
+    for name, seq in seqs.items():
+        frames = first(seq)
+        other = seqs["Couple"] if frames[0].shape[0] == 720 else seqs["uav_wakeboard10"]
+        if other.name != other_name:
+            other_name, others = other.name, first(other)
+            batch.initialize(other_slot, others[0], other.init_box_xywh)
+        batch.initialize(mine, frames[0], seq.init_box_xywh)
+        assert batch.canvas_hw == (768, 1280)
+        single = Tracker(w, cfg, 0)
+        single.state = jax.tree_util.tree_map(lambda a: jnp.array(a[mine]), batch.states)
+        single.frame_shape = frames[0].shape
+        for t in range(1, len(frames)):
+            got = None
+            if t % every == 0:
+                batch.states = devices.put_slot(batch.states, single.state, mine, batch.mesh)
+                boxes = batch.update([frames[t], others[t]])
+                got = boxes[mine], int(batch.last_aux["flag"][mine])
+            want = single.update(frames[t]), int(single.last_aux["flag"])
+            if got is not None:
+                diff = float(np.abs(got[0] - want[0]).max())
+                worst = max(worst, diff)
+                assert diff <= 1e-3 and got[1] == want[1], (name, t, got, want)
+                compared += 1
+    print("compared", compared, "worst", worst)
+    assert compared == 50

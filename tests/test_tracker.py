@@ -84,6 +84,7 @@ def assert_sane(box, image_hw=None, slack=1.0):
     assert -slack * box[2] <= cx <= w + slack * box[2] and -slack * box[3] <= cy <= h + slack * box[3], box
 
 
+@pytest.mark.xdist_group("small_tracker")
 def test_compiles_once_across_box_sizes(weights):
     from track.api import Tracker
 
@@ -99,6 +100,7 @@ def test_compiles_once_across_box_sizes(weights):
     assert atom.step._cache_size() - before[1] <= 1
 
 
+@pytest.mark.xdist_group("small_tracker")
 @pytest.mark.parametrize("update", ["vmap", "loop"])
 def test_batch_equals_single_runs(weights, update):
     """Slot 1 runs one frame behind slot 0, so with ``train_skipping=2`` one slot updates its filter while the
@@ -130,6 +132,7 @@ def test_batch_equals_single_runs(weights, update):
     np.testing.assert_allclose(np.array(out2), np.array(single[1][:2]), atol=1e-3)
 
 
+@pytest.mark.xdist_group("small_tracker")
 def test_target_leaving_the_frame_and_blank_frames(weights):
     from track.api import Tracker
 
@@ -161,6 +164,7 @@ def test_box_larger_than_image_is_accepted():
     assert atom.validate_init((120, 160, 3), (-10, -10, 300, 200)).tolist() == [-10, -10, 300, 200]
 
 
+@pytest.mark.xdist_group("small_tracker")
 def test_frame_size_change_and_channel_layouts(weights):
     from track.api import Tracker, as_rgb
 
@@ -222,6 +226,7 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert "unknown tracker setting" in capsys.readouterr().err
 
 
+@pytest.mark.xdist_group("default_tracker")
 def test_default_tracker_on_shared_sequence_via_cli(reference_dir, sequences_dir, tmp_path):
     """The whole default tracker, as a user runs it, on the first frames of Crossing and its tiny-target
     UAV sequence (reduced config there: a second frame size means a second compilation)."""
@@ -270,6 +275,7 @@ def test_ablation_configs_trace(weights, name):
     assert all(a.shape == b.shape for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(state)))
 
 
+@pytest.mark.xdist_group("small_tracker")
 def test_bench_records_what_each_frame_did(weights):
     """``atom-jax bench`` keeps each frame's flag and filter update (the PyTorch comparison replays them):
     they are the tracker's own ``aux`` values, one per frame after the first."""

@@ -25,8 +25,9 @@ def test_one_step_is_adam_on_the_head_only(tiny):
     cfg, state, batch = tiny
     flags = T._flags(cfg)
     trainable = T.trainable_of(state["weights"], False)
-    (loss, (stats, pred)), grads = jax.value_and_grad(T.loss_fn, has_aux=True)(
-        trainable, state["weights"], batch, train=True, **flags)
+    # jitted: one compilation instead of one per operation
+    value_and_grad = jax.jit(lambda *a: jax.value_and_grad(T.loss_fn, has_aux=True)(*a, train=True, **flags))
+    (loss, (stats, pred)), grads = value_and_grad(trainable, state["weights"], batch)
     # The loss is the MSE of the predictions, written out in float64.
     ref_loss = np.mean((np.asarray(pred, np.float64) - batch["proposal_iou"]) ** 2)
     np.testing.assert_allclose(float(loss), ref_loss, rtol=1e-6)
@@ -44,8 +45,9 @@ def test_one_step_is_adam_on_the_head_only(tiny):
         g = np.asarray(g, np.float64)
         ref = np.asarray(old, np.float64) - lr * g / (np.abs(g) + eps)
         # Where the true gradient is zero (a conv bias followed by BatchNorm) the computed one is rounding
-        # noise and Adam's first step takes its sign, which differs between two float32 evaluations (eager
-        # here, jitted in the step). Entries near zero by cancellation do too: seen up to 1.2e-4 * g_max.
+        # noise and Adam's first step takes its sign, which differs between two float32 evaluations (two
+        # programs here: the gradient alone and the whole step). Entries near zero by cancellation do too:
+        # seen up to 1.2e-4 * g_max.
         real = np.abs(g) > 1e-3 * g_max
         np.testing.assert_allclose(np.asarray(new)[real], ref[real], atol=2e-6)
     # The frozen backbone does not move; the head's running statistics do (BatchNorm in training mode).
@@ -66,10 +68,13 @@ def test_eval_step_uses_running_statistics(tiny):
     from atom_jax import backbone as bb, iou_net
     from atom_jax.image import normalize
 
-    w = state["weights"]
-    f1 = bb.backbone_features(w["backbone"], normalize(batch["train_images"]))
-    f2 = bb.backbone_features(w["backbone"], normalize(batch["test_images"]))
-    pred = iou_net.AtomIoUNet().apply(w["iou_net"], f1, f2, batch["train_box_xywh"], batch["proposals_xywh"])
+    @jax.jit  # one compilation, not one per operation
+    def by_hand(w, batch):
+        f1 = bb.backbone_features(w["backbone"], normalize(batch["train_images"]))
+        f2 = bb.backbone_features(w["backbone"], normalize(batch["test_images"]))
+        return iou_net.AtomIoUNet().apply(w["iou_net"], f1, f2, batch["train_box_xywh"], batch["proposals_xywh"])
+
+    pred = by_hand(state["weights"], batch)
     np.testing.assert_allclose(loss, float(np.mean((np.asarray(pred) - batch["proposal_iou"]) ** 2)), rtol=1e-5)
 
 
@@ -154,8 +159,9 @@ def test_several_test_frames_per_reference_are_pairs_sharing_it(tiny):
             for k, v in grouped.items()}
     flags = T._flags(cfg)
     trainable = T.trainable_of(state["weights"], False)
-    loss_g, (_, pred_g) = T.loss_fn(trainable, state["weights"], grouped, train=False, **flags)
-    loss_f, (_, pred_f) = T.loss_fn(trainable, state["weights"], flat, train=False, **flags)
+    loss_fn = jax.jit(lambda *a: T.loss_fn(*a, train=False, **flags))  # one compilation per batch shape
+    loss_g, (_, pred_g) = loss_fn(trainable, state["weights"], grouped)
+    loss_f, (_, pred_f) = loss_fn(trainable, state["weights"], flat)
     np.testing.assert_allclose(np.asarray(pred_g), np.asarray(pred_f), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(float(loss_g), float(loss_f), rtol=1e-5)
     # Every proposal's target is its IoU with its own test frame's box (not another frame's).

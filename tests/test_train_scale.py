@@ -1,6 +1,7 @@
 """Training across processes and devices, and resumption after ``kill -9``: each test runs subprocesses.
 
-They share a persistent JAX compilation cache so that the programs are compiled once per test session.
+They share the session's persistent JAX compilation cache (``tests/conftest.py``), so that the programs are
+compiled once per test session.
 """
 
 from __future__ import annotations
@@ -29,11 +30,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("jax_cache")
-    e = dict(os.environ)
-    e.update({"JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-              "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0", "PYTHONPATH": str(REPO)})
+def env():
+    e = dict(os.environ, PYTHONPATH=str(REPO))  # with the session's compilation cache (tests/conftest.py)
     e.pop("XLA_FLAGS", None)
     return e
 

@@ -72,6 +72,7 @@ def test_settings_of_the_file_then_the_users_overrides():
         make_config({"backbone": "efficientnet_lite0"})
 
 
+@pytest.mark.xdist_group("builtin_tracker")
 @pytest.mark.slow
 def test_track_without_weights_uses_the_builtin_ones(tmp_path, capsys):
     import cv2
@@ -79,8 +80,9 @@ def test_track_without_weights_uses_the_builtin_ones(tmp_path, capsys):
     from atom_jax.cli import main
     from atom_jax.data import synthetic
 
+    # The demo's frame size: this test and tests/test_demo.py share the compiled tracker (xdist group).
     seq = synthetic.make_sequence(0, synthetic.bundled_images(), synthetic.SyntheticConfig(num_frames=5,
-                                                                                            frame_wh=(160, 120)))
+                                                                                            frame_wh=(480, 360)))
     frames = tmp_path / "img"
     frames.mkdir()
     for t in range(5):
