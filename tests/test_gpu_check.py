@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
@@ -16,7 +17,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 @pytest.mark.gpu_check_cpu
 def test_gpu_check_cpu_form_writes_its_json(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHON=sys.executable)  # the interpreter running the tests
     env.pop("XLA_FLAGS", None)
     res = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--cpu", "--out", str(tmp_path)], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=600)
