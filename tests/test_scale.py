@@ -450,10 +450,10 @@ def test_step_batch_equals_step_per_frame_on_the_shared_sequences(sequences_dir)
     weights = sequences_dir.parent.parent / "reference" / "pytracking_atom_seed0" / "atom_random_seed0.pth"
     if not weights.is_file():
         pytest.skip(f"{weights} not found (it comes with ../shared)")
-    frames_, every, mine, other_slot = 21, 2, 0, 1
+    num_frames, every, mine, other_slot = 21, 2, 0, 1
     seqs = {s.name: s for s in load_dataset("generic", str(sequences_dir))}
     w, cfg = load(str(weights)), make_config({})
-    first = lambda seq: [f for _, f in zip(range(frames_), seq.images())]
+    first = lambda seq: [f for _, f in zip(range(num_frames), seq.images())]
     batch, other_name = BatchTracker(w, cfg, 0, 2, num_devices=1), None
     worst, compared = 0.0, 0
     for name, seq in seqs.items():
@@ -471,6 +471,7 @@ def test_step_batch_equals_step_per_frame_on_the_shared_sequences(sequences_dir)
             got = None
             if t % every == 0:
                 batch.states = devices.put_slot(batch.states, single.state, mine, batch.mesh)
+                # (a sequence kept in the other slot starts its frames again: a jump, in that slot only)
                 boxes = batch.update([frames[t], others[t]])
                 got = boxes[mine], int(batch.last_aux["flag"][mine])
             want = single.update(frames[t]), int(single.last_aux["flag"])
