@@ -47,7 +47,6 @@ def pytest_unconfigure(config):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-
 @pytest.fixture(scope="session")
 def sequences_dir() -> pathlib.Path:
     """The five real sequences (OTB, UAV123 and VOT layouts); tests using them skip without ../shared."""
