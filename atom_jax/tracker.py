@@ -24,7 +24,6 @@ The frame-level branches are ``lax.cond``; under ``vmap`` both sides are compute
 
 from __future__ import annotations
 
-import math
 from functools import partial
 import flax.struct
 import jax

@@ -386,7 +386,7 @@ def table(rows) -> str:
     cols = [("at_budget", "gn_cg"), ("at_budget", "gd"), ("at_budget", "lbfgs"), ("at_budget", "adam"),
             ("at_5x_budget", "gn_cg"), ("at_5x_budget", "gd_pp"), ("at_5x_budget", "lbfgs"),
             ("at_5x_budget", "adam")]
-    head = f"| problem | B | initial | " + " | ".join(f"{n} @{'B' if k == 'at_budget' else '5B'}" for k, n in cols)
+    head = "| problem | B | initial | " + " | ".join(f"{n} @{'B' if k == 'at_budget' else '5B'}" for k, n in cols)
     lines = [head + " |", "|" + "---|" * (3 + len(cols))]
     for r in rows:
         vals = " | ".join(f"{r[k][n]:.4g}" for k, n in cols)

@@ -26,7 +26,6 @@ import functools
 import pathlib
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from atom_jax import tracker as atom

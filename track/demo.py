@@ -26,7 +26,6 @@ import numpy as np
 
 from atom_jax.errors import InputError
 
-import atom_jax
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")

@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-from typing import Iterator, NamedTuple, Sequence
+import typing
+from typing import Iterator, NamedTuple
 
 import cv2
 import numpy as np
@@ -220,7 +221,7 @@ def _overlap_fraction(a_xyxy, b_xyxy) -> np.ndarray:
     return inter / area
 
 
-def make_sequence(seed: int, images: Sequence[np.ndarray], config: SyntheticConfig = SyntheticConfig()
+def make_sequence(seed: int, images: typing.Sequence[np.ndarray], config: SyntheticConfig = SyntheticConfig()
                   ) -> SyntheticSequence:
     """Decide everything about one sequence from ``seed`` (no rendering yet)."""
     if len(images) < 2:

@@ -80,7 +80,6 @@ def _frame_features(weights, perframe, images, i):
 def test_localisation_matches_pytracking(ref, i):
     weights, perframe, frame1, images = ref
     cfg = TrackerConfig()
-    d = derived(cfg)
     feats = _frame_features(weights, perframe, images, i)
     x = classifier.normalize_features(feats["layer3"], cfg.normalize_power)
     clf = classifier.weights_from_pytracking(perframe["filter_before"][i], frame1["projection_matrix"])
@@ -95,7 +94,6 @@ def test_localisation_matches_pytracking(ref, i):
 def test_iou_refinement_matches_pytracking(ref, i):
     weights, perframe, frame1, images = ref
     assert perframe["flag"][i] != "not_found"
-    cfg = TrackerConfig()
     feats = _frame_features(weights, perframe, images, i)
     c3, c4 = iou_net.get_iou_feat(weights["iou_net"], feats)
     modulation = (jnp.asarray(frame1["modulation_fc34_3r"][:, 0, 0]),

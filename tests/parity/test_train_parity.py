@@ -69,8 +69,6 @@ def _torch_step(torch, backbone, head, batch, lr):
 def test_loss_gradients_and_adam_step_match_pytorch(torch, setup):
     cfg, batch, backbone, head, weights = setup
     loss_t, grads_t, after_t = _torch_step(torch, backbone, head, batch, cfg["learning_rate"])
-    to_tree = lambda sd: flatten_tree(convert_state_dict({**sd}, "ref", parts=("iou_net",))[0]["iou_net"])
-
     with jax.enable_x64(True):
         _compare(cfg, batch, head, weights, loss_t, grads_t, after_t)
 
