@@ -346,6 +346,11 @@ def frame_stats(stats: OptimizerStats | None, size: int, dtype=jnp.float32) -> d
             "cg_alpha": pad(stats.alpha), "cg_beta": pad(stats.beta), "cg_residual_norm": pad(stats.cg_residual_norm)}
 
 
+def _finite_or_none(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def log_record(frame: int, update: int, stats: dict) -> dict:
     """A JSON-ready record of one frame (``atom-jax track --optimizer-log``): ``frame`` and ``update``
     (0 none, 1 regular, 2 hard negative), and for an update the objective before and after, the starting
@@ -353,8 +358,7 @@ def log_record(frame: int, update: int, stats: dict) -> dict:
     out = {"frame": int(frame), "update": int(update)}
     if update:
         for key in ("loss_before", "loss_after", "grad_norm", "backprops"):
-            value = float(stats[key])
-            out[key] = value if math.isfinite(value) else None
+            out[key] = _finite_or_none(stats[key])
         for key in ("cg_alpha", "cg_beta", "cg_residual_norm"):
             out[key] = [float(v) for v in stats[key] if math.isfinite(float(v))]
     return out
@@ -363,9 +367,7 @@ def log_record(frame: int, update: int, stats: dict) -> dict:
 def init_log_record(stats: dict) -> dict:
     """The first frame's record: ``frame`` 0, ``update`` 0 and the first-frame optimisation's full statistics
     (``loss`` and ``grad_norm`` per outer iteration, CG lists per outer iteration, ``backprops``)."""
-    def clean(v):
-        return float(v) if math.isfinite(float(v)) else None
-
+    clean = _finite_or_none
     out = {"frame": 0, "update": 0}
     for name, part in stats.items():  # "optimizer" (first-frame problem), "optimizer_filter" (post-init fit)
         out[name] = {key: [[clean(v) for v in row] for row in value] if getattr(value, "ndim", 1) == 2 else

@@ -347,7 +347,7 @@ def _train(config: TrackerConfig, state: TrackerState, index):
             return filt, opt_state, optimizers.frame_stats(stats, size)
         return branch
 
-    branches = [lambda a: (a[0], a[2], optimizers.frame_stats(None, size)),
+    branches = [lambda a: (a[0], a[2], _no_update_stats(config)),
                 fit(config.CG_iter), fit(config.hard_negative_CG_iter)]
     if config.hard_negative_CG_iter == config.CG_iter:
         branches, index = branches[:2], jnp.minimum(index, 1)

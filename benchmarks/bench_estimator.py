@@ -44,13 +44,12 @@ SIZE_BINS = (("small", 0.0, 32.0), ("medium", 32.0, 96.0), ("large", 96.0, np.in
 
 
 def iou_xywh(a, b) -> np.ndarray:
-    """IoU of ``(..., 4)`` boxes ``(x, y, w, h)``."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    tl = np.maximum(a[..., :2], b[..., :2])
-    br = np.minimum(a[..., :2] + a[..., 2:], b[..., :2] + b[..., 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=-1)
-    union = np.prod(a[..., 2:], -1) + np.prod(b[..., 2:], -1) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    """IoU of ``(..., 4)`` boxes ``(x, y, w, h)``, broadcast against each other (:func:`track.metrics.iou_xywh`,
+    which takes rows)."""
+    from track.metrics import iou_xywh as rows_iou
+
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    return rows_iou(a.reshape(-1, 4), b.reshape(-1, 4)).reshape(a.shape[:-1])
 
 
 def jitter_gt(rng: np.random.Generator, box_xywh, pos: float = 0.1, size: float = 0.2) -> np.ndarray:

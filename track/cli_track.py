@@ -234,9 +234,9 @@ def run(args) -> int:
             writer.close()
         write_boxes(args.out, boxes)
         if log:
-            from track.files import atomic_write_text
+            from track.files import atomic_write_jsonl
 
-            atomic_write_text(args.optimizer_log, "".join(json.dumps(r) + "\n" for r in records))
+            atomic_write_jsonl(args.optimizer_log, records)
 
     stats = timing_stats(init_seconds, step_times, compiled.compile_seconds)
     from atom_jax.localize import FLAG_NAMES

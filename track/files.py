@@ -5,6 +5,7 @@ frames) is :mod:`atom_jax.data.files`.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import tempfile
@@ -27,3 +28,8 @@ def atomic_write_text(path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def atomic_write_jsonl(path, records) -> None:
+    """``records`` (JSON-ready dicts) as JSON lines, one per record, written as :func:`atomic_write_text`."""
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))

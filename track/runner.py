@@ -97,13 +97,11 @@ def track_sequence(tracker, seq, frame_bar=None) -> tuple[np.ndarray, np.ndarray
 
 def write_optimizer_log(folder, seq_name: str, records) -> None:
     """``<folder>/<seq>_optimizer.jsonl``: one JSON object per frame (atomic)."""
-    import json
     import pathlib
 
-    from track.files import atomic_write_text
+    from track.files import atomic_write_jsonl
 
-    atomic_write_text(pathlib.Path(folder) / f"{seq_name}_optimizer.jsonl",
-                      "".join(json.dumps(r) + "\n" for r in records))
+    atomic_write_jsonl(pathlib.Path(folder) / f"{seq_name}_optimizer.jsonl", records)
 
 
 def _enable_log(trk, optimizer_log: bool):

@@ -40,8 +40,9 @@ def resolve_data(cfg: dict) -> dict:
     for split in ("train", "val"):
         kept, weights = [], []
         given = d[f"{split}_weights"]
+        aligned = len(given) == len(d[split])  # one weight per spec: dropping a spec drops its weight
         for i, spec in enumerate(d[split]):
-            weight = given[i] if len(given) == len(d[split]) else None
+            weight = given[i] if aligned else None
             # A folder given once as data.roots.<key> (plus an optional "subdir"), used by several specs; an
             # "optional" spec whose root is not set is left out with its weight.
             key, subdir, optional = spec.pop("root_key", None), spec.pop("subdir", ""), spec.pop("optional", False)
@@ -53,7 +54,7 @@ def resolve_data(cfg: dict) -> dict:
                 spec["root"] = str(pathlib.Path(roots[key]) / subdir) if subdir else roots[key]
             kept.append(spec)
             weights.append(weight)
-        if len(d[f"{split}_weights"]) == len(d[split]):
+        if aligned:
             d[f"{split}_weights"] = weights
         d[split] = kept
     if not d["train"]:
