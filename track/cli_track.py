@@ -187,16 +187,17 @@ def run(args) -> int:
 
     print(f"compiling for {first.shape[1]}x{first.shape[0]} frames ...", flush=True)
     log = args.optimizer_log is not None
-    compiled = compile_tracker(weights, config, first.shape, init_aux=log)
+    # init with its aux, logged or not: the programs of track.api.Tracker, so the two share JAX's persistent
+    # compilation cache when it is on
+    compiled = compile_tracker(weights, config, first.shape, init_aux=True)
     t0 = time.perf_counter()
-    state = compiled.init(weights, first, jnp.asarray(box0, jnp.float32), jax.random.PRNGKey(args.seed))
+    state, init_aux = compiled.init(weights, first, jnp.asarray(box0, jnp.float32), jax.random.PRNGKey(args.seed))
     jax.block_until_ready(state)
     init_seconds = time.perf_counter() - t0
     records = []
     if log:
         from atom_jax.optimizers import init_log_record, log_record
 
-        state, init_aux = state
         records.append(init_log_record(jax.device_get(init_aux)))
 
     boxes, step_times, flags = [box0], [], []
