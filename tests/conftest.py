@@ -71,13 +71,19 @@ def pytest_configure(config):
     if hasattr(config, "workerinput") or os.environ.get(CACHE_ENV):
         return  # a worker inherits the controller's folder
     choice = os.environ.get(TEST_CACHE_ENV, "")
-    if choice == "temp":
+    folder = None
+    if choice != "temp":
+        folder = choice or default_cache_folder()
+        try:
+            os.makedirs(folder, exist_ok=True)
+            prune_cache(folder)
+        except OSError as err:  # e.g. a read-only home: this run gets a temporary cache
+            print(f"tests/conftest.py: compilation cache {folder} not usable ({err}); using a temporary one",
+                  file=sys.stderr)
+            folder = None
+    if folder is None:
         folder = tempfile.mkdtemp(prefix="atom_jax_test_jax_cache_")
         config.stash[_CACHE_KEY] = folder
-    else:
-        folder = choice or default_cache_folder()
-        os.makedirs(folder, exist_ok=True)
-        prune_cache(folder)
     os.environ[CACHE_ENV] = folder
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
