@@ -367,9 +367,8 @@ def log_record(frame: int, update: int, stats: dict) -> dict:
 def init_log_record(stats: dict) -> dict:
     """The first frame's record: ``frame`` 0, ``update`` 0 and the first-frame optimisation's full statistics
     (``loss`` and ``grad_norm`` per outer iteration, CG lists per outer iteration, ``backprops``)."""
-    clean = _finite_or_none
     out = {"frame": 0, "update": 0}
     for name, part in stats.items():  # "optimizer" (first-frame problem), "optimizer_filter" (post-init fit)
-        out[name] = {key: [[clean(v) for v in row] for row in value] if getattr(value, "ndim", 1) == 2 else
-                     [clean(v) for v in value] for key, value in part.items()}
+        out[name] = {key: [[_finite_or_none(v) for v in row] for row in value] if getattr(value, "ndim", 1) == 2 else
+                     [_finite_or_none(v) for v in value] for key, value in part.items()}
     return out

@@ -26,7 +26,6 @@ import statistics
 import sys
 import time
 
-
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 

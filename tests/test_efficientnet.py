@@ -126,8 +126,8 @@ def test_variants_structure():
 
 
 def test_feature_shapes_and_only_the_needed_blocks_run():
-    shapes = jax.eval_shape(en.init_efficientnet, jax.random.PRNGKey(0))  # the values do not matter here
-    variables = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), shapes)
+    abstract = jax.eval_shape(en.init_efficientnet, jax.random.PRNGKey(0))  # the values do not matter here
+    variables = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), abstract)
     x = jnp.zeros((2, 288, 288, 3))
     shapes = jax.eval_shape(lambda v, im: en.efficientnet_features(v, im, ("block4", "block5_expand", "block10")),
                             variables, x)

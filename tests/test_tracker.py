@@ -9,7 +9,6 @@ default config and pytracking's shared checkpoint.
 
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -177,15 +177,21 @@ def _flags(cfg):
                 backbone=model["backbone"], iou_layers=tuple(model["iou_layers"]))
 
 
+def loss_and_grad(cfg: dict):
+    """The training step's loss and gradient, not jitted: ``(trainable, weights, batch) -> ((loss, (stats,
+    pred)), grads)`` (:func:`loss_fn` in training mode)."""
+    return jax.value_and_grad(functools.partial(loss_fn, train=True, **_flags(cfg)), has_aux=True)
+
+
 def make_train_step(cfg: dict):
     """``train_step(state, batch) -> (state, metrics)``, jitted once; the old state's buffers are donated."""
     optimizer = make_optimizer(cfg)
-    flags = _flags(cfg)
+    train_backbone = _flags(cfg)["train_backbone"]
+    grad_fn = loss_and_grad(cfg)
 
     def train_step(state, batch):
         weights = state["weights"]
-        trainable = trainable_of(weights, flags["train_backbone"])
-        grad_fn = jax.value_and_grad(functools.partial(loss_fn, train=True, **flags), has_aux=True)
+        trainable = trainable_of(weights, train_backbone)
         (loss, (stats, _)), grads = grad_fn(trainable, weights, batch)
         updates, opt_state = optimizer.update(grads, state["opt_state"], trainable)
         trainable = optax.apply_updates(trainable, updates)

@@ -78,10 +78,8 @@ def _compare(cfg, batch, head, weights, loss_t, grads_t, after_t):
     f64 = lambda tree: jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a, jax.numpy.float64), tree)
     weights, batch = f64(weights), f64(batch)
     trainable = T.trainable_of(weights, False)
-    flags = T._flags(cfg)
-    # jitted: one compilation instead of one per operation
-    value_and_grad = jax.jit(lambda *a: jax.value_and_grad(T.loss_fn, has_aux=True)(*a, train=True, **flags))
-    (loss, _), grads = value_and_grad(trainable, weights, batch)
+    # the step's own gradient function, jitted: one compilation instead of one per operation
+    (loss, _), grads = jax.jit(T.loss_and_grad(cfg))(trainable, weights, batch)
     assert loss.dtype == jax.numpy.float64
     assert rel_err(loss, loss_t) < 1e-10
     # Gradients through the converter's name mapping (it stores float32: compare at float32 resolution).
